@@ -1,0 +1,285 @@
+"""``Batch``: one micro-batch flowing through the graph.
+
+A batch is an Arrow table plus the operators still to apply to it. Nothing runs until someone asks
+for the rows (an output, a Python-only operator, ``cache()``); then consecutive compilable operators
+become one Polars lazy plan, collected once. An operator that only has a Python form ends the plan:
+its input is collected, it runs row-wise, and the next plan starts from its output.
+
+A compiled plan must give exactly what the Python functions give. Operators compile only over
+columns without nulls (Python would raise on ``None.split``), and if collecting a compiled plan
+raises (an int64 overflow that Python's ints would not have), that stretch is re-run in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from . import codec, executor
+from .codec import PARTITION, Layout
+from .errors import BatchError, DStreamsError, SchemaError
+
+
+@dataclass
+class Shape:
+    """What an operator knows about its input before running: columns, layout, partitions."""
+
+    schema: dict[str, pl.DataType]
+    layout: Layout
+    num_partitions: int
+    pickled: frozenset[str]
+    maybe_null: frozenset[str]
+
+    def null_free(self, *names: str) -> bool:
+        return not any(n in self.maybe_null or n in self.pickled for n in names)
+
+    @property
+    def data_columns(self) -> list[str]:
+        return [n for n in self.schema if n != PARTITION]
+
+
+@dataclass
+class Step:
+    """A compiled operator: a LazyFrame -> LazyFrame function and the shape it produces."""
+
+    apply: Callable[[pl.LazyFrame], pl.LazyFrame]
+    layout: Layout
+    num_partitions: int
+    schema: dict[str, pl.DataType] | None = None  # None: ask Polars (collect_schema)
+    maybe_null: frozenset[str] | None = None  # None: every column may hold nulls
+
+
+class Op:
+    """A per-batch operator. Subclasses give a compiled form (``plan``) and/or a Python form (``run``)."""
+
+    name: str = "op"
+    python_only = False  # no compiled form at all: skip planning
+
+    def plan(self, shape: Shape) -> Step | None:
+        """The compiled form for this input shape, or None to run in Python."""
+        return None
+
+    def run(self, table: pa.Table, layout: Layout, num_partitions: int) -> tuple[pa.Table, Layout, int]:
+        """The Python form."""
+        raise DStreamsError(f"{self.name} has no Python form for this input")
+
+
+@dataclass
+class _State:
+    table: pa.Table | None
+    lf: pl.LazyFrame | None
+    shape: Shape
+    ops_in_plan: list[Op] = field(default_factory=list)
+    plan_start: tuple[pa.Table, Layout, int] | None = None
+
+
+class Batch:
+    """A micro-batch: ``table`` (pyarrow), its element ``layout`` and partition count."""
+
+    __slots__ = ("_base", "_pending", "_result")
+
+    def __init__(self, table: pa.Table, layout: Layout | None = None, num_partitions: int | None = None):
+        if layout is None:
+            layout = codec.layout_of(table)
+        if num_partitions is None:
+            num_partitions = _count_partitions(table)
+        self._base = (table, layout, num_partitions)
+        self._pending: tuple[Op, ...] = ()
+        self._result: tuple[pa.Table, Layout, int] | None = (table, layout, num_partitions)
+
+    # -- construction ------------------------------------------------------------------------
+    @classmethod
+    def from_elements(cls, elements: Sequence[Any], num_partitions: int = 1) -> Batch:
+        """Spark's ``parallelize``: split ``elements`` into ``num_partitions`` contiguous slices."""
+        elements = list(elements)
+        n = len(elements)
+        sizes = [(i + 1) * n // num_partitions - i * n // num_partitions for i in range(num_partitions)]
+        table, layout = codec.from_elements(elements, sizes)
+        return cls(table, layout, num_partitions)
+
+    @classmethod
+    def from_partitions(cls, partitions: Sequence[Sequence[Any]]) -> Batch:
+        elements = [e for part in partitions for e in part]
+        table, layout = codec.from_elements(elements, [len(p) for p in partitions])
+        return cls(table, layout, max(1, len(partitions)))
+
+    @classmethod
+    def empty(cls, num_partitions: int = 0) -> Batch:
+        table, layout = codec.from_elements([])
+        return cls(table, layout, num_partitions)
+
+    def then(self, op: Op) -> Batch:
+        """A new batch: this one with ``op`` applied (lazily)."""
+        out = Batch.__new__(Batch)
+        out._base = self._base
+        out._pending = (*self._pending, op) if self._result is None else (op,)
+        if self._result is not None:
+            out._base = self._result
+        out._result = None
+        return out
+
+    # -- results -----------------------------------------------------------------------------
+    @property
+    def table(self) -> pa.Table:
+        """The rows as an Arrow table (includes the hidden partition column when there are several)."""
+        return self._evaluate()[0]
+
+    @property
+    def layout(self) -> Layout:
+        return self._evaluate()[1]
+
+    @property
+    def num_partitions(self) -> int:
+        return self._evaluate()[2]
+
+    def elements(self) -> list[Any]:
+        table, layout, _ = self._evaluate()
+        return codec.to_elements(table, layout)
+
+    def partitions(self) -> list[list[Any]]:
+        """Elements grouped by partition (``glom``)."""
+        table, layout, n = self._evaluate()
+        return split_partitions(table, layout, n)
+
+    def count(self) -> int:
+        return self.table.num_rows
+
+    def lazy(self) -> pl.LazyFrame:
+        """The rows as a Polars LazyFrame (native columns only)."""
+        table = self.table
+        require_native(table, "this operation")
+        return pl.from_arrow(table).lazy()  # type: ignore[union-attr]
+
+    def __repr__(self) -> str:
+        state = "pending" if self._result is None else f"{self._result[0].num_rows} rows"
+        return f"<Batch {state}>"
+
+    # -- evaluation --------------------------------------------------------------------------
+    def _evaluate(self) -> tuple[pa.Table, Layout, int]:
+        if self._result is None:
+            self._result = _run(self._base, self._pending)
+            self._base, self._pending = self._result, ()
+        return self._result
+
+
+def _count_partitions(table: pa.Table) -> int:
+    if PARTITION not in table.column_names or table.num_rows == 0:
+        return 1
+    import pyarrow.compute as pc
+
+    return int(pc.max(table.column(PARTITION)).as_py()) + 1
+
+
+def shape_of(table: pa.Table, layout: Layout, num_partitions: int) -> Shape:
+    frame = pl.from_arrow(table.slice(0, 0))
+    return Shape(
+        schema=dict(frame.schema),  # type: ignore[union-attr]
+        layout=layout,
+        num_partitions=num_partitions,
+        pickled=frozenset(f.name for f in table.schema if codec.is_pickled(f)),
+        maybe_null=frozenset(c for c in table.column_names if table.column(c).null_count),
+    )
+
+
+def require_native(table: pa.Table, what: str) -> None:
+    for f in table.schema:
+        if codec.is_pickled(f):
+            raise SchemaError(
+                f"column {f.name!r} holds Python objects that have no single Arrow type (mixed types, "
+                f"tuples, very large ints...), so {what} cannot use it; make the values one type first, "
+                f"e.g. .map(str) or .map(lambda x: (x[0], int(x[1])))"
+            )
+
+
+def _run(base: tuple[pa.Table, Layout, int], ops: Sequence[Op]) -> tuple[pa.Table, Layout, int]:
+    """Apply ``ops`` to ``base``: compiled stretches as one Polars plan, the rest in Python."""
+    table, layout, nparts = base
+    i = 0
+    while i < len(ops):
+        shape = shape_of(table, layout, nparts)
+        lf: pl.LazyFrame | None = None
+        j = i
+        while j < len(ops):
+            op = ops[j]
+            step = None if op.python_only else _plan(op, shape)
+            if step is None:
+                break
+            if lf is None:
+                lf = pl.from_arrow(table).lazy()  # type: ignore[union-attr]
+            lf = step.apply(lf)
+            schema = step.schema if step.schema is not None else dict(lf.collect_schema())
+            shape = Shape(
+                schema=schema,
+                layout=step.layout,
+                num_partitions=step.num_partitions,
+                pickled=frozenset(),
+                maybe_null=frozenset(schema) if step.maybe_null is None else step.maybe_null,
+            )
+            j += 1
+        if lf is not None:
+            try:
+                (out,) = executor.current().collect([lf])
+            except Exception as error:
+                if not _retry_in_python(ops[i:j], error):
+                    raise _as_batch_error(ops[j - 1], error) from error
+                for op in ops[i:j]:
+                    table, layout, nparts = _run_python(op, table, layout, nparts)
+            else:
+                table, layout, nparts = out, shape.layout, shape.num_partitions
+            i = j
+            continue
+        table, layout, nparts = _run_python(ops[i], table, layout, nparts)
+        i += 1
+    return table, layout, nparts
+
+
+def _plan(op: Op, shape: Shape) -> Step | None:
+    try:
+        return op.plan(shape)
+    except DStreamsError:
+        raise
+    except Exception:
+        return None
+
+
+def _retry_in_python(ops: Sequence[Op], error: Exception) -> bool:
+    # Native operators (Polars expressions from the user) have no Python form: their errors are
+    # the user's to see. Traced Python functions do: run them as written.
+    return all(getattr(op, "has_python_form", False) for op in ops) and isinstance(
+        error, pl.exceptions.PolarsError
+    )
+
+
+def _run_python(op: Op, table: pa.Table, layout: Layout, nparts: int) -> tuple[pa.Table, Layout, int]:
+    try:
+        return op.run(table, layout, nparts)
+    except DStreamsError:
+        raise
+    except Exception as error:
+        raise _as_batch_error(op, error) from error
+
+
+def _as_batch_error(op: Op, error: Exception) -> BatchError:
+    return BatchError(f"{op.name} failed: {type(error).__name__}: {error}", operator=op.name)
+
+
+def split_partitions(table: pa.Table, layout: Layout, num_partitions: int) -> list[list[Any]]:
+    elements = codec.to_elements(table, layout)
+    if num_partitions <= 1:
+        return [elements] if num_partitions == 1 else []
+    parts: list[list[Any]] = [[] for _ in range(num_partitions)]
+    if PARTITION in table.column_names:
+        for element, p in zip(elements, table.column(PARTITION).to_pylist()):
+            parts[p].append(element)
+    else:
+        parts[0] = elements
+    return parts
+
+
+def from_partitions(partitions: Sequence[Sequence[Any]]) -> tuple[pa.Table, Layout, int]:
+    b = Batch.from_partitions(partitions)
+    return b._base

@@ -1,0 +1,583 @@
+"""``DStream``: a stream of micro-batches, with PySpark's operators and a native columnar API.
+
+Two faces on the same objects:
+
+* **Spark style** (``map``, ``flatMap``, ``reduceByKey``, ``foreachRDD``, ``pprint`` ...): elements are
+  Python values; simple lambdas are compiled to Polars expressions, others run row-wise.
+* **Native** (``select``, ``with_columns``, ``filter(expr)``, ``group_by().agg()``, ``join(on=...)``,
+  ``pipe``, ``foreach_batch``): Polars expressions over the batch's columns, always vectorised.
+
+Switch faces at any point: a Spark-style stream of scalars has one column ``value``, a pair stream
+has ``key`` and ``value``; ``to_pairs(key, value)`` turns columns into pairs and ``to_rows()`` turns
+pairs into columns.
+
+>>> from dstreams import StreamingContext, ManualClock
+>>> ssc = StreamingContext(batchDuration=1, clock=ManualClock())
+>>> lines = ssc.queueStream([["a b a"]])
+>>> counts = lines.flatMap(lambda l: l.split(" ")).map(lambda w: (w, 1)).reduceByKey(lambda a, b: a + b)
+>>> counts.foreachRDD(lambda rdd: print(rdd.collect()))
+>>> ssc.start(); ssc.clock.advance(1); ssc.stop()
+[('a', 2), ('b', 1)]
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import pyarrow as pa
+
+from . import codec, ops, outputs
+from .batch import Batch, Op, Shape, Step
+from .codec import PARTITION
+from .errors import ConfigurationError, SchemaError
+from .rdd import RDD
+
+if TYPE_CHECKING:
+    from .context import StreamingContext
+
+
+class DStream:
+    """A discretized stream: one batch per slide interval, computed on demand for each batch time."""
+
+    def __init__(self, ssc: StreamingContext, parents: Sequence[DStream], slide_ms: int | None = None):
+        if parents and any(p._ssc is not parents[0]._ssc for p in parents):
+            raise ConfigurationError("streams from different StreamingContexts cannot be combined")
+        self._ssc = ssc
+        self._parents = list(parents)
+        self._slide_ms = slide_ms if slide_ms is not None else parents[0]._slide_ms
+        self._generated: dict[int, Batch | None] = {}
+        self._remember_ms = 0
+        self.is_cached = False
+        self.is_checkpointed = False
+        self._checkpoint_ms: int | None = None
+        self._id = ssc._graph.add_stream(self)
+
+    # -- graph machinery -----------------------------------------------------------------------
+    @property
+    def _slideDuration(self) -> float:
+        return self._slide_ms / 1000.0
+
+    def _compute(self, t: int) -> Batch | None:
+        raise NotImplementedError
+
+    def _get(self, t: int) -> Batch | None:
+        """This stream's batch at time ``t`` (None: no batch, e.g. off the slide grid)."""
+        if t in self._generated:
+            return self._generated[t]
+        if (t - self._ssc._graph.zero_ms) % self._slide_ms != 0:
+            return None
+        batch = self._compute(t)
+        if batch is not None and (self.is_cached or self._remember_ms):
+            batch.table  # noqa: B018 - materialize once; remembered batches are reused as is
+        self._generated[t] = batch
+        return batch
+
+    def _remember(self, ms: int) -> None:
+        """Keep generated batches at least ``ms`` (windows and ``slice`` read old batches)."""
+        if ms > self._remember_ms:
+            self._remember_ms = ms
+            for parent in self._parents:
+                parent._remember(ms)
+
+    def _forget_before(self, t: int) -> None:
+        horizon = t - self._remember_ms
+        for old in [k for k in self._generated if k <= horizon]:
+            del self._generated[old]
+
+    def _then(self, op: Op) -> DStream:
+        return _OpDStream(self, op)
+
+    def context(self) -> StreamingContext:
+        """The StreamingContext this stream belongs to."""
+        return self._ssc
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} #{self._id}>"
+
+    # -- element-wise (Spark style) --------------------------------------------------------------
+    def map(self, f: Callable[[Any], Any], preservesPartitioning: bool = False) -> DStream:
+        """Apply ``f`` to every element.
+
+        >>> words.map(lambda w: (w, 1))            # compiled: (value, 1) pairs
+        """
+        return self._then(ops.ElementOp("map", f))
+
+    def flatMap(self, f: Callable[[Any], Iterable[Any]], preservesPartitioning: bool = False) -> DStream:
+        """Apply ``f`` and flatten: ``lines.flatMap(lambda l: l.split(" "))``."""
+        return self._then(ops.ElementOp("flatMap", f))
+
+    def filter(self, f: Callable[[Any], bool] | pl.Expr) -> DStream:
+        """Keep elements where ``f`` is true; or, natively, rows where a Polars expression is true.
+
+        >>> nums.filter(lambda x: x > 2)
+        >>> events.filter(pl.col("amount") > 2)
+        """
+        if isinstance(f, pl.Expr):
+            return self._native("filter", lambda lf: lf.filter(f))
+        return self._then(ops.ElementOp("filter", f))
+
+    def mapValues(self, f: Callable[[Any], Any]) -> DStream:
+        """Apply ``f`` to the value of each ``(key, value)`` pair: ``counts.mapValues(lambda n: n * 2)``."""
+        return self._then(ops.ElementOp("mapValues", f))
+
+    def flatMapValues(self, f: Callable[[Any], Iterable[Any]]) -> DStream:
+        """``(k, v) -> (k, x) for x in f(v)``: ``pairs.flatMapValues(lambda v: v.split(","))``."""
+        return self._then(ops.ElementOp("flatMapValues", f))
+
+    def mapPartitions(
+        self, f: Callable[[Iterable[Any]], Iterable[Any]], preservesPartitioning=False
+    ) -> DStream:
+        """Apply ``f`` to each partition's iterator: ``s.mapPartitions(lambda it: [sum(it)])``."""
+        return self._then(ops.map_partitions(f))
+
+    def mapPartitionsWithIndex(
+        self, f: Callable[[int, Iterable[Any]], Iterable[Any]], preservesPartitioning=False
+    ) -> DStream:
+        """``f(partition_index, iterator)``: ``s.mapPartitionsWithIndex(lambda i, it: [(i, sum(it))])``."""
+        return self._then(ops.map_partitions(f, with_index=True))
+
+    def glom(self) -> DStream:
+        """One list per partition: ``s.glom()`` gives ``[[1, 2], [3, 4]]`` for 2 partitions."""
+        return self._then(ops.glom())
+
+    # -- aggregations ----------------------------------------------------------------------------
+    def count(self) -> DStream:
+        """One element per batch: the number of elements. ``s.count().pprint()``."""
+        return self._then(ops.CountOp())
+
+    def reduce(self, func: Callable[[Any, Any], Any]) -> DStream:
+        """One element per non-empty batch: ``nums.reduce(operator.add)``."""
+        return self._then(ops.ReduceByKeyOp(func, 1, keyed=False))
+
+    def reduceByKey(self, func: Callable[[Any, Any], Any], numPartitions: int | None = None) -> DStream:
+        """Merge the values of each key: ``pairs.reduceByKey(lambda a, b: a + b)`` (compiled to a sum)."""
+        return self._then(ops.ReduceByKeyOp(func, self._partitions(numPartitions)))
+
+    def combineByKey(self, createCombiner, mergeValue, mergeCombiners, numPartitions=None) -> DStream:
+        """Generic per-key aggregation, as ``RDD.combineByKey``.
+
+        >>> pairs.combineByKey(lambda v: [v], lambda c, v: c + [v], lambda a, b: a + b)
+        """
+        return self._then(
+            ops.CombineByKeyOp(createCombiner, mergeValue, mergeCombiners, self._partitions(numPartitions))
+        )
+
+    def groupByKey(self, numPartitions: int | None = None) -> DStream:
+        """``(key, [values...])`` per key, values in arrival order: ``pairs.groupByKey().mapValues(len)``."""
+        return self._then(ops.GroupByKeyOp(self._partitions(numPartitions)))
+
+    def countByValue(self) -> DStream:
+        """``(element, count)`` per distinct element: ``words.countByValue()``."""
+        return self._then(ops.CountByValueOp())
+
+    def _partitions(self, n: int | None) -> int:
+        return n if n is not None else self._ssc.sparkContext.defaultParallelism
+
+    # -- partitioning --------------------------------------------------------------------------------
+    def partitionBy(self, numPartitions: int, partitionFunc: Callable[[Any], int] | None = None) -> DStream:
+        """Spread pairs over ``numPartitions`` by key: ``pairs.partitionBy(2)``."""
+        return self._then(ops.PartitionByOp(numPartitions, partitionFunc))
+
+    def repartition(self, numPartitions: int) -> DStream:
+        """The same elements in ``numPartitions`` even slices: ``s.repartition(4)``."""
+        return self._then(ops.RepartitionOp(numPartitions))
+
+    # -- persistence -------------------------------------------------------------------------------
+    def cache(self) -> DStream:
+        """Compute each batch once and reuse it for every consumer: ``s.cache()``."""
+        self.is_cached = True
+        return self
+
+    def persist(self, storageLevel: Any = None) -> DStream:
+        """As ``cache()``; the storage level is accepted and has no effect."""
+        return self.cache()
+
+    def checkpoint(self, interval: float) -> DStream:
+        """Checkpoint this stream's state every ``interval`` seconds (stateful streams)."""
+        ms = round(interval * 1000)
+        if ms <= 0 or ms % self._slide_ms:
+            raise ConfigurationError(
+                f"checkpoint interval {interval}s must be a positive multiple of the slide "
+                f"({self._slide_ms} ms)"
+            )
+        self.is_checkpointed = True
+        self._checkpoint_ms = ms
+        return self
+
+    # -- combining streams -----------------------------------------------------------------------
+    def transform(self, func: Callable[..., RDD | None]) -> DStream:
+        """``func(rdd)`` or ``func(time, rdd)`` returns a new RDD per batch (None: no batch).
+
+        >>> s.transform(lambda rdd: rdd.sortByKey())
+        """
+        n = ops.arity(func)
+        if n not in (1, 2):
+            raise ConfigurationError(f"transform: func should take one or two arguments, {func!r} takes {n}")
+        return _TransformedDStream(
+            self._ssc, [self], func if n == 2 else (lambda t, rdd: func(rdd)), "transform"
+        )
+
+    def transformWith(
+        self, func: Callable[..., RDD | None], other: DStream, keepSerializer: bool = False
+    ) -> DStream:
+        """``func(rdd_a, rdd_b)`` or ``func(time, a, b)``; a missing batch is passed as an empty RDD.
+
+        >>> a.transformWith(lambda x, y: x.union(y), b)
+        """
+        n = ops.arity(func)
+        if n not in (2, 3):
+            raise ConfigurationError(f"transformWith: func should take two or three arguments, got {n}")
+        if self._slide_ms != other._slide_ms:
+            raise ValueError("the two DStream should have same slide duration")
+        f = func if n == 3 else (lambda t, a, b: func(a, b))
+        return _TransformedDStream(self._ssc, [self, other], f, "transformWith", empty_for_missing=True)
+
+    def union(self, other: DStream) -> DStream:
+        """Elements of this stream, then of ``other``, per batch: ``a.union(b)``."""
+        if self._slide_ms != other._slide_ms:
+            raise ValueError("the two DStream should have same slide duration")
+        return _UnionDStream(self._ssc, [self, other])
+
+    def _join(self, how: str, other: DStream, numPartitions: int | None) -> DStream:
+        if self._slide_ms != other._slide_ms:
+            raise ValueError("the two DStream should have same slide duration")
+        n = self._partitions(numPartitions)
+
+        def joined(t: Any, a: RDD, b: RDD) -> RDD:
+            return a._cogroup(how, b, n)
+
+        return _TransformedDStream(self._ssc, [self, other], joined, how, empty_for_missing=True)
+
+    def cogroup(self, other: DStream, numPartitions: int | None = None) -> DStream:
+        """``(k, ([values of self], [values of other]))`` per key and batch."""
+        return self._join("cogroup", other, numPartitions)
+
+    def join(
+        self,
+        other: DStream | pa.Table | pl.DataFrame,
+        numPartitions: int | None = None,
+        *,
+        on: str | Sequence[str] | None = None,
+        how: str = "inner",
+    ) -> DStream:
+        """Spark style: inner join of two pair streams per batch, ``(k, (v, w))``.
+
+        Native (with ``on=``): join this stream's columns with another stream's or a static
+        Arrow/Polars table, ``events.join(users_table, on="user_id", how="left")``.
+        """
+        if on is not None or not isinstance(other, DStream):
+            return self._native_join(other, on, how)
+        return self._join("join", other, numPartitions)
+
+    def leftOuterJoin(self, other: DStream, numPartitions: int | None = None) -> DStream:
+        """``(k, (v, w or None))`` for every pair of this stream."""
+        return self._join("leftOuterJoin", other, numPartitions)
+
+    def rightOuterJoin(self, other: DStream, numPartitions: int | None = None) -> DStream:
+        """``(k, (v or None, w))`` for every pair of ``other``."""
+        return self._join("rightOuterJoin", other, numPartitions)
+
+    def fullOuterJoin(self, other: DStream, numPartitions: int | None = None) -> DStream:
+        """``(k, (v or None, w or None))`` for every key of either stream."""
+        return self._join("fullOuterJoin", other, numPartitions)
+
+    # -- time ------------------------------------------------------------------------------------
+    def window(self, windowDuration: float, slideDuration: float | None = None) -> DStream:
+        """Each batch holds the elements of the last ``windowDuration`` seconds, every ``slideDuration``.
+
+        >>> s.window(30, 10)        # the last 3 batches of 10 s, every 10 s
+        """
+        window_ms, slide_ms = self._validate_window(windowDuration, slideDuration)
+        return _WindowedDStream(self, window_ms, slide_ms)
+
+    def _validate_window(self, windowDuration: float, slideDuration: float | None) -> tuple[int, int]:
+        window_ms = round(windowDuration * 1000)
+        slide_ms = self._slide_ms if slideDuration is None else round(slideDuration * 1000)
+        if window_ms <= 0 or window_ms % self._slide_ms:
+            raise ValueError(
+                "windowDuration must be multiple of the parent dstream's slide (batch) duration "
+                f"({self._slide_ms} ms)"
+            )
+        if slide_ms <= 0 or slide_ms % self._slide_ms:
+            raise ValueError(
+                "slideDuration must be multiple of the parent dstream's slide (batch) duration "
+                f"({self._slide_ms} ms)"
+            )
+        return window_ms, slide_ms
+
+    def slice(self, begin: Any, end: Any) -> list[RDD]:
+        """The remembered batches with times in ``[begin, end]`` (datetimes or unix seconds)."""
+        graph = self._ssc._graph
+        if graph.zero_ms is None:
+            raise ConfigurationError("slice() needs a started StreamingContext")
+        lo, hi = outputs.to_ms(begin), outputs.to_ms(end)
+        # floor both ends onto the slide grid, as Spark does
+        lo -= (lo - graph.zero_ms) % self._slide_ms
+        hi -= (hi - graph.zero_ms) % self._slide_ms
+        found = []
+        for t in range(max(lo, graph.zero_ms + self._slide_ms), hi + 1, self._slide_ms):
+            batch = self._generated.get(t)
+            if batch is not None:
+                found.append(RDD(batch, self._ssc.sparkContext))
+        return found
+
+    # -- outputs ---------------------------------------------------------------------------------
+    def foreachRDD(self, func: Callable[..., Any]) -> None:
+        """Run ``func(rdd)`` or ``func(time, rdd)`` for every batch (on the scheduler thread)."""
+        n = ops.arity(func)
+        if n not in (1, 2):
+            raise ConfigurationError(f"foreachRDD: func should take one or two arguments, got {n}")
+        call = func if n == 2 else (lambda t, rdd: func(rdd))
+        _ForEachDStream(
+            self,
+            lambda t, batch: call(outputs.to_datetime(t), RDD(batch, self._ssc.sparkContext)),
+            f"foreachRDD({ops.describe(func)})",
+        )
+
+    def pprint(self, num: int = 10) -> None:
+        """Print the first ``num`` elements of every batch, in PySpark's format (header included)."""
+
+        def show(t: int, batch: Batch) -> None:
+            taken = RDD(batch).take(num + 1)
+            sys.stdout.write(outputs.format_pprint(t, taken, num))
+            sys.stdout.flush()
+
+        _ForEachDStream(self, show, "pprint")
+
+    def saveAsTextFiles(self, prefix: str, suffix: str | None = None) -> None:
+        """Write each batch to ``prefix-<ms>[.suffix]/part-NNNNN`` + ``_SUCCESS``, once per batch time."""
+
+        def save(t: int, batch: Batch) -> None:
+            outputs.write_batch_dir(
+                outputs.batch_path(prefix, suffix, t), outputs.text_parts(batch.partitions())
+            )
+
+        _ForEachDStream(self, save, f"saveAsTextFiles({prefix!r})")
+
+    def saveAsParquetFiles(self, prefix: str, suffix: str | None = None) -> None:
+        """Write each batch's columns to ``prefix-<ms>[.suffix]/part-00000.parquet`` + ``_SUCCESS``."""
+
+        def save(t: int, batch: Batch) -> None:
+            table = RDD(batch).toArrow()
+            outputs.write_batch_dir(outputs.batch_path(prefix, suffix, t), outputs.parquet_parts(table))
+
+        _ForEachDStream(self, save, f"saveAsParquetFiles({prefix!r})")
+
+    # -- native columnar API ---------------------------------------------------------------------
+    def _native(self, name: str, fn: Callable[[pl.LazyFrame], pl.LazyFrame]) -> DStream:
+        return self._then(NativeOp(name, fn))
+
+    def select(self, *exprs: Any, **named: Any) -> DStream:
+        """Polars ``select`` per batch: ``s.select(pl.col("value").str.len_chars().alias("n"))``."""
+        return self._native("select", lambda lf: lf.select(*exprs, **named))
+
+    def with_columns(self, *exprs: Any, **named: Any) -> DStream:
+        """Polars ``with_columns`` per batch: ``s.with_columns(total=pl.col("a") + pl.col("b"))``."""
+        return self._native("with_columns", lambda lf: lf.with_columns(*exprs, **named))
+
+    def explode(self, columns: str | Sequence[str]) -> DStream:
+        """One row per list item: ``s.select(pl.col("value").str.split(" ")).explode("value")``."""
+        return self._native("explode", lambda lf: lf.explode(columns))
+
+    def rename(self, mapping: dict[str, str]) -> DStream:
+        """Rename columns: ``pairs.rename({"key": "word", "value": "n"})``."""
+        return self._native("rename", lambda lf: lf.rename(mapping))
+
+    def group_by(self, *by: Any, maintain_order: bool = True) -> GroupedDStream:
+        """Group each batch: ``words.group_by("value").agg(pl.len())``."""
+        return GroupedDStream(self, by, maintain_order)
+
+    def pipe(self, fn: Callable[[pl.LazyFrame], pl.LazyFrame]) -> DStream:
+        """Any LazyFrame -> LazyFrame function per batch: ``s.pipe(lambda lf: lf.unique())``."""
+        return self._native(f"pipe({ops.describe(fn)})", fn)
+
+    def to_pairs(self, key: str | pl.Expr, value: str | pl.Expr) -> DStream:
+        """Columns -> Spark-style ``(key, value)`` pairs: ``rows.to_pairs("word", "n").reduceByKey(add)``."""
+        k = pl.col(key) if isinstance(key, str) else key
+        v = pl.col(value) if isinstance(value, str) else value
+        return self._native("to_pairs", lambda lf: lf.select(k.alias("key"), v.alias("value")))
+
+    def to_rows(self) -> DStream:
+        """Spark-style pairs or scalars -> column rows (``Row(key=..., value=...)`` elements)."""
+        return self._then(NativeOp("to_rows", lambda lf: lf, layout="row"))
+
+    def foreach_batch(self, fn: Callable[[Any, pa.Table], Any]) -> None:
+        """Output: ``fn(time, table)`` for every batch with the batch as a ``pyarrow.Table``."""
+
+        def call(t: int, batch: Batch) -> None:
+            fn(outputs.to_datetime(t), RDD(batch).toArrow())
+
+        _ForEachDStream(self, call, f"foreach_batch({ops.describe(fn)})")
+
+    def _native_join(self, other: Any, on: Any, how: str) -> DStream:
+        if on is None:
+            raise ConfigurationError("a native join needs on=: events.join(table, on='id')")
+        if isinstance(other, DStream):
+
+            def joined(t: Any, a: RDD, b: RDD) -> RDD:
+                lf = a._batch.lazy().join(b._batch.lazy(), on=on, how=how, maintain_order="left")
+                return RDD(Batch(lf.collect().to_arrow(compat_level=pl.CompatLevel.newest()), "row", 1))
+
+            return _TransformedDStream(self._ssc, [self, other], joined, "join", empty_for_missing=True)
+        static = other if isinstance(other, pl.DataFrame) else pl.from_arrow(other)
+        static_lf = static.lazy()  # type: ignore[union-attr]
+        return self._native("join", lambda lf: lf.join(static_lf, on=on, how=how, maintain_order="left"))
+
+
+class GroupedDStream:
+    """``stream.group_by(...)``; finish with ``agg(...)`` or ``len()``."""
+
+    def __init__(self, parent: DStream, by: Sequence[Any], maintain_order: bool):
+        self._parent, self._by, self._maintain_order = parent, by, maintain_order
+
+    def agg(self, *aggs: Any, **named: Any) -> DStream:
+        """``words.group_by("value").agg(pl.len().alias("n"))``."""
+        by, keep = self._by, self._maintain_order
+        return self._parent._native(
+            "group_by.agg", lambda lf: lf.group_by(*by, maintain_order=keep).agg(*aggs, **named)
+        )
+
+    def len(self, name: str = "len") -> DStream:
+        return self.agg(pl.len().alias(name))
+
+
+class NativeOp(Op):
+    """A user's Polars LazyFrame function: always compiled, never row-wise."""
+
+    has_python_form = False
+
+    def __init__(self, name: str, fn: Callable[[pl.LazyFrame], pl.LazyFrame], layout: str | None = None):
+        self.name, self.fn, self._layout = name, fn, layout
+
+    def plan(self, shape: Shape) -> Step:
+        if shape.pickled:
+            raise SchemaError(
+                f"{self.name}: column(s) {sorted(shape.pickled)} hold Python objects of mixed or "
+                "non-columnar types; make each column one type first (e.g. .map(str))"
+            )
+        drop = [PARTITION] if PARTITION in shape.schema else []
+
+        def apply(lf: pl.LazyFrame) -> pl.LazyFrame:
+            return self.fn(lf.drop(drop) if drop else lf)
+
+        layout = self._layout
+        step = Step(apply, layout or "row", 1)
+        if layout is None:
+            # The layout follows the resulting columns: value -> scalars, key+value -> pairs.
+            step.schema = dict(apply(pl.LazyFrame(schema=shape.schema)).collect_schema())
+            step.layout = codec.layout_of(pa.schema([(n, pa.null()) for n in step.schema]))
+        return step
+
+
+# ---------------------------------------------------------------------------------------------
+# Concrete streams
+
+
+class _OpDStream(DStream):
+    def __init__(self, parent: DStream, op: Op):
+        super().__init__(parent._ssc, [parent])
+        self._op = op
+
+    def _compute(self, t: int) -> Batch | None:
+        batch = self._parents[0]._get(t)
+        return None if batch is None else batch.then(self._op)
+
+
+class _TransformedDStream(DStream):
+    def __init__(self, ssc, parents, func, name: str, empty_for_missing: bool = False):
+        super().__init__(ssc, parents)
+        self._func, self._name, self._empty_for_missing = func, name, empty_for_missing
+
+    def _compute(self, t: int) -> Batch | None:
+        batches = [p._get(t) for p in self._parents]
+        if any(b is None for b in batches):
+            if not self._empty_for_missing:
+                return None
+            batches = [Batch.empty(1) if b is None else b for b in batches]
+        sc = self._ssc.sparkContext
+        result = self._func(outputs.to_datetime(t), *(RDD(b, sc) for b in batches))
+        if result is None:
+            return None
+        if not isinstance(result, RDD):
+            raise TypeError(
+                f"{self._name}: the function must return an RDD (or None), got {type(result).__name__}"
+            )
+        return result._batch
+
+
+class _UnionDStream(DStream):
+    def __init__(self, ssc, parents):
+        super().__init__(ssc, parents)
+
+    def _compute(self, t: int) -> Batch | None:
+        batches = [b for b in (p._get(t) for p in self._parents) if b is not None]
+        if not batches:
+            return None
+        return Batch(*ops.union([(b.table, b.layout, b.num_partitions) for b in batches]))
+
+
+class _WindowedDStream(DStream):
+    """The union of the parent's batches in ``(t - window, t]``."""
+
+    def __init__(self, parent: DStream, window_ms: int, slide_ms: int):
+        super().__init__(parent._ssc, [parent], slide_ms)
+        self._window_ms = window_ms
+        parent._remember(window_ms)
+
+    def _compute(self, t: int) -> Batch | None:
+        parent = self._parents[0]
+        zero = self._ssc._graph.zero_ms
+        start = max(t - self._window_ms + parent._slide_ms, zero + parent._slide_ms)
+        batches = [parent._get(u) for u in range(start, t + 1, parent._slide_ms)]
+        present = [(b.table, b.layout, b.num_partitions) for b in batches if b is not None]
+        if not present:
+            return Batch.empty(1)
+        return Batch(*ops.union(present))
+
+
+class _ForEachDStream(DStream):
+    """An output operation: runs ``func(time_ms, batch)`` when the parent has a batch."""
+
+    def __init__(self, parent: DStream, func: Callable[[int, Batch], Any], name: str):
+        super().__init__(parent._ssc, [parent])
+        self._func, self.name = func, name
+        self._ssc._graph.add_output(self)
+
+    def _compute(self, t: int) -> Batch | None:
+        return None
+
+    def _run(self, t: int) -> bool:
+        """Run the output for batch ``t``; False when the parent had no batch."""
+        batch = self._parents[0]._get(t)
+        if batch is None:
+            return False
+        self._func(t, batch)
+        return True
+
+
+class InputDStream(DStream):
+    """A source. Subclasses implement ``_allocate(t)``: the batch of data for interval ``(t - slide, t]``.
+
+    ``_allocate`` runs on the timer thread when batch ``t`` is generated; the job that processes the
+    batch later reads the allocated data, so slow processing never changes what a batch contains.
+    """
+
+    def __init__(self, ssc: StreamingContext, slide_ms: int | None = None):
+        super().__init__(ssc, [], slide_ms or ssc._batch_ms)
+        self._allocated: dict[int, Batch | None] = {}
+        ssc._graph.add_input(self)
+
+    def _allocate(self, t: int) -> Batch | None:
+        raise NotImplementedError
+
+    def _start(self) -> None:
+        """Called by ``ssc.start()`` before the first batch."""
+
+    def _stop(self) -> None:
+        """Called by ``ssc.stop()``."""
+
+    def _compute(self, t: int) -> Batch | None:
+        return self._allocated.pop(t, None)

@@ -1,0 +1,31 @@
+"""The one family of errors dstreams raises.
+
+Every error says what was wrong, where (operator, batch time, file, ...) and what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class DStreamsError(Exception):
+    """Base class of every dstreams error."""
+
+
+class ConfigurationError(DStreamsError, ValueError):
+    """A context or operator was set up wrongly (caught before or at ``start()``)."""
+
+
+class BatchError(DStreamsError):
+    """A batch failed: names the operator and the batch time; the cause is chained."""
+
+    def __init__(self, message: str, *, operator: str | None = None, batch_time=None):
+        super().__init__(message)
+        self.operator = operator
+        self.batch_time = batch_time
+
+
+class SchemaError(DStreamsError, TypeError):
+    """Data does not fit the columns an operation needs (mixed types, wrong dtype, unhashable key)."""
+
+
+class NotSupportedError(DStreamsError, NotImplementedError):
+    """An API that exists in Spark but that dstreams does not provide; the message names the alternative."""

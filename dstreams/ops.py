@@ -1,0 +1,616 @@
+"""Per-batch operators with Spark's semantics, each with a Python form and, where it can, a compiled one.
+
+The Python form is the reference: it follows PySpark's RDD code element by element. The compiled
+form must give the same elements in the same order; the tests run both on the same data.
+
+Ordering, as PySpark with one partition: operators that group by key (``reduceByKey``,
+``groupByKey``, ``countByValue``, joins...) emit keys in order of first appearance. With several
+output partitions, keys go to partition ``hash(key) % n`` (Python's hash for ints, as PySpark's
+``portable_hash``; a stable Polars hash for other keys, which differs from PySpark's) and keep
+first-appearance order inside each partition.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import itertools
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from . import codec
+from .batch import Op, Shape, Step, from_partitions, split_partitions
+from .codec import PARTITION, Layout
+
+try:  # the tracer is optional: without it everything runs in Python
+    from . import tracing
+except ImportError:  # pragma: no cover
+    tracing = None  # type: ignore[assignment]
+
+
+class FallbackWarning(UserWarning):
+    """A Python function runs row-wise because it could not be compiled to a Polars expression."""
+
+
+def describe(fn: Callable) -> str:
+    """``<lambda> at wordcount.py:12`` - how errors and warnings name a user function."""
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    code = getattr(fn, "__code__", None)
+    if code is not None:
+        return f"{name} at {code.co_filename.rsplit('/', 1)[-1]}:{code.co_firstlineno}"
+    return name
+
+
+# ---------------------------------------------------------------------------------------------
+# Python-form helpers
+
+
+def _per_partition(
+    table: pa.Table, layout: Layout, nparts: int, fn: Callable[[int, list[Any]], Iterable[Any]]
+) -> tuple[pa.Table, Layout, int]:
+    parts = split_partitions(table, layout, nparts)
+    out = [list(fn(i, part)) for i, part in enumerate(parts)]
+    if not out:
+        return from_partitions([])[0], layout, 0
+    return from_partitions(out)
+
+
+def partition_ids(keys: Sequence[Any], num_partitions: int) -> list[int]:
+    """Which output partition each key goes to (shared by the Python and compiled forms)."""
+    array, _ = codec.to_array(list(keys))
+    series = pl.from_arrow(array)
+    return pl.select(_partition_expr(pl.lit(series), series.dtype, num_partitions)).to_series().to_list()
+
+
+def _partition_expr(key: pl.Expr, dtype: pl.DataType, n: int) -> pl.Expr:
+    if dtype.is_integer():
+        # PySpark's portable_hash(int) is hash(int): the value itself, except -1 -> -2.
+        k = key.cast(pl.Int64)
+        return pl.when(k == -1).then(-2).otherwise(k).mod(n).fill_null(0).cast(pl.Int32)
+    return (key.hash(0) % n).cast(pl.Int32)
+
+
+def _shuffle(pairs_by_partition: list[list[Any]], num_partitions: int, combine) -> list[list[Any]]:
+    """Group (key, value) pairs by key in first-appearance order, then spread keys over partitions.
+
+    ``combine(groups: dict[key, list[value]]) -> list[element]`` builds the output of each key.
+    """
+    groups: dict[Any, list[Any]] = {}
+    for part in pairs_by_partition:
+        for element in part:
+            k, v = _as_pair(element)
+            try:
+                bucket = groups.get(k)
+            except TypeError as error:
+                raise TypeError(
+                    f"key {k!r} of type {type(k).__name__} cannot be used as a key: {error}; "
+                    "use a hashable key such as a tuple or a string"
+                ) from None
+            if bucket is None:
+                groups[k] = [v]
+            else:
+                bucket.append(v)
+    return _spread(combine(groups), num_partitions)
+
+
+def _spread(elements: list[Any], num_partitions: int) -> list[list[Any]]:
+    if num_partitions <= 1:
+        return [elements]
+    out: list[list[Any]] = [[] for _ in range(num_partitions)]
+    for element, p in zip(elements, partition_ids([e[0] for e in elements], num_partitions)):
+        out[p].append(element)
+    return out
+
+
+def _as_pair(element: Any) -> tuple[Any, Any]:
+    try:
+        k, v = element
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"expected (key, value) pairs, got {element!r}; build pairs first, e.g. .map(lambda x: (x, 1))"
+        ) from None
+    return k, v
+
+
+def _default_parallelism(n: int | None, nparts: int) -> int:
+    return n if n is not None else max(1, nparts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Element-wise operators (traced when possible)
+
+_TRACE_KINDS = {
+    "map": "trace_map",
+    "flatMap": "trace_flat_map",
+    "filter": "trace_filter",
+    "mapValues": "trace_map",
+    "flatMapValues": "trace_flat_map",
+}
+
+
+class ElementOp(Op):
+    """``map``, ``flatMap``, ``filter``, ``mapValues``, ``flatMapValues`` with a user function."""
+
+    has_python_form = True
+
+    def __init__(self, kind: str, fn: Callable, *, compile: bool = True, warn: bool = True):
+        if not callable(fn):
+            raise TypeError(f"{kind} needs a function, got {fn!r}")
+        self.kind, self.fn = kind, fn
+        self.name = f"{kind}({describe(fn)})"
+        self.compile, self._warn = compile, warn
+        self._plans: dict[tuple, Step | None] = {}
+
+    # compiled form
+    def plan(self, shape: Shape) -> Step | None:
+        if not self.compile or tracing is None:
+            return None
+        if self.kind in ("mapValues", "flatMapValues") and shape.layout != "pair":
+            return None
+        inputs = ["key", "value"] if shape.layout == "pair" else ["value"]
+        if shape.layout == "row" or not shape.null_free(*inputs):
+            return None  # None/pickled values: Python semantics (and errors) need the Python form
+        key = (shape.layout, tuple(shape.schema.get(c) for c in inputs), shape.num_partitions > 1)
+        if key not in self._plans:
+            self._plans[key] = self._compile(shape)
+            if self._plans[key] is None:
+                self._warn_fallback(shape)
+        return self._plans[key]
+
+    def _compile(self, shape: Shape) -> Step | None:
+        columns = {c: tracing.Column(c, shape.schema[c]) for c in ("key", "value") if c in shape.schema}
+        keep = [pl.col(PARTITION)] if PARTITION in shape.schema else []
+        if self.kind in ("mapValues", "flatMapValues"):
+            element = columns["value"]
+        elif shape.layout == "pair":
+            element = (columns["key"], columns["value"])
+        else:
+            element = columns["value"]
+        traced = getattr(tracing, _TRACE_KINDS[self.kind])(self.fn, element)
+        if traced is None:
+            return None
+        nparts = shape.num_partitions
+        if self.kind == "filter":
+            return Step(lambda lf: lf.filter(traced), shape.layout, nparts, shape.schema, frozenset())
+        exprs, dtypes = traced.exprs, traced.dtypes
+        if self.kind in ("mapValues", "flatMapValues"):
+            if len(exprs) != 1:
+                return None
+            exprs = (pl.col("key"), exprs[0])
+            dtypes = (shape.schema["key"], dtypes[0])
+            if self.kind == "flatMapValues":
+                exprs = (pl.col("key"), traced.exprs[0])
+        names = ("value",) if len(exprs) == 1 else ("key", "value")
+        layout: Layout = "value" if len(exprs) == 1 else "pair"
+        selected = [e.alias(n) for e, n in zip(exprs, names)] + keep
+        explode = self.kind in ("flatMap", "flatMapValues")
+        if explode:
+            schema = {n: (d.inner if isinstance(d, pl.List) else d) for n, d in zip(names, dtypes)}
+            explode_cols = ["value"] if self.kind == "flatMapValues" else list(names)
+            if self.kind == "flatMapValues":
+                schema["key"] = shape.schema["key"]
+
+            def apply(lf: pl.LazyFrame) -> pl.LazyFrame:
+                return lf.select(selected).explode(explode_cols)
+        else:
+            schema = dict(zip(names, dtypes))
+
+            def apply(lf: pl.LazyFrame) -> pl.LazyFrame:
+                return lf.select(selected)
+
+        if keep:
+            schema[PARTITION] = pl.Int32
+        return Step(apply, layout, nparts, schema, frozenset())
+
+    def _warn_fallback(self, shape: Shape) -> None:
+        if not self._warn:
+            return
+        self._warn = False
+        hint = tracing.fallback_hint(self.fn, self.kind) if tracing is not None else ""
+        warnings.warn(
+            f"{self.name} runs row-wise in Python (it could not be compiled to a Polars expression). {hint}",
+            FallbackWarning,
+            stacklevel=2,
+        )
+
+    # Python form
+    def run(self, table, layout, nparts):
+        fn, kind = self.fn, self.kind
+        if kind == "map":
+            return _per_partition(table, layout, nparts, lambda _, part: map(fn, part))
+        if kind == "flatMap":
+            return _per_partition(
+                table, layout, nparts, lambda _, part: itertools.chain.from_iterable(map(fn, part))
+            )
+        if kind == "filter":
+            return _per_partition(table, layout, nparts, lambda _, part: filter(fn, part))
+        if kind == "mapValues":
+            return _per_partition(
+                table, layout, nparts, lambda _, part: ((k, fn(v)) for k, v in map(_as_pair, part))
+            )
+        return _per_partition(
+            table, layout, nparts, lambda _, part: ((k, x) for k, v in map(_as_pair, part) for x in fn(v))
+        )
+
+
+class PartitionOp(Op):
+    """``mapPartitions`` / ``mapPartitionsWithIndex`` / ``glom``: Python only, partition by partition."""
+
+    python_only = True
+    has_python_form = True
+
+    def __init__(self, name: str, fn: Callable[[int, Iterable[Any]], Iterable[Any]]):
+        self.name, self.fn = name, fn
+
+    def run(self, table, layout, nparts):
+        fn = self.fn
+        result = _per_partition(table, layout, nparts, lambda i, part: fn(i, iter(part)) or ())
+        return result
+
+
+def map_partitions(fn: Callable, with_index: bool = False) -> PartitionOp:
+    if with_index:
+        return PartitionOp(f"mapPartitionsWithIndex({describe(fn)})", fn)
+    return PartitionOp(f"mapPartitions({describe(fn)})", lambda _, it: fn(it))
+
+
+def glom() -> PartitionOp:
+    return PartitionOp("glom", lambda _, it: [list(it)])
+
+
+class SelectOp(Op):
+    """``keys()`` / ``values()``: pick one side of each pair."""
+
+    has_python_form = True
+
+    def __init__(self, side: str):
+        self.side = side
+        self.name = f"{side}s()"
+
+    def plan(self, shape):
+        if shape.layout != "pair":
+            return None
+        keep = [PARTITION] if PARTITION in shape.schema else []
+        schema = {"value": shape.schema[self.side], **{c: shape.schema[c] for c in keep}}
+        maybe_null = frozenset({"value"} if self.side in shape.maybe_null else ())
+        return Step(
+            lambda lf: lf.select(pl.col(self.side).alias("value"), *keep),
+            "value",
+            shape.num_partitions,
+            schema,
+            maybe_null,
+        )
+
+    def run(self, table, layout, nparts):
+        index = 0 if self.side == "key" else 1
+        return _per_partition(table, layout, nparts, lambda _, part: (_as_pair(e)[index] for e in part))
+
+
+# ---------------------------------------------------------------------------------------------
+# Aggregations
+
+
+class CountOp(Op):
+    """``count()``: one element, the number of elements (none for a batch with 0 partitions)."""
+
+    name = "count()"
+    has_python_form = True
+
+    def plan(self, shape):
+        if shape.num_partitions == 0:
+            return None
+        return Step(
+            lambda lf: lf.select(pl.len().cast(pl.Int64).alias("value")),
+            "value",
+            1,
+            {"value": pl.Int64},
+            frozenset(),
+        )
+
+    def run(self, table, layout, nparts):
+        if nparts == 0:
+            return from_partitions([[]])
+        return from_partitions([[table.num_rows]])
+
+
+class ReduceByKeyOp(Op):
+    """``reduceByKey(func, numPartitions)`` and ``reduce(func)`` (``keyed=False``)."""
+
+    has_python_form = True
+
+    def __init__(self, fn: Callable, num_partitions: int | None = None, *, keyed: bool = True):
+        self.fn, self.n, self.keyed = fn, num_partitions, keyed
+        self.name = f"{'reduceByKey' if keyed else 'reduce'}({describe(fn)})"
+        self._warned = False
+        self._reducers: dict[Any, Any] = {}
+
+    def _reducer(self, dtype):
+        if tracing is None:
+            return None
+        if dtype not in self._reducers:
+            self._reducers[dtype] = tracing.trace_reduce(self.fn, dtype)
+            if self._reducers[dtype] is None and not self._warned:
+                self._warned = True
+                warnings.warn(
+                    f"{self.name} runs in Python per key (the function could not be compiled). "
+                    f"{tracing.fallback_hint(self.fn, 'reduceByKey' if self.keyed else 'reduce')}",
+                    FallbackWarning,
+                    stacklevel=2,
+                )
+        return self._reducers[dtype]
+
+    def plan(self, shape):
+        need = ["key", "value"] if self.keyed else ["value"]
+        if (shape.layout != "pair" and self.keyed) or not shape.null_free(*need):
+            return None
+        if not self.keyed and shape.layout != "value":
+            return None
+        reducer = self._reducer(shape.schema["value"])
+        if reducer is None:
+            return None
+        dtype = shape.schema["value"]
+        if not self.keyed:
+            agg = reducer.agg(pl.col("value")).alias("value")
+            return Step(
+                lambda lf: lf.select(agg, pl.len().alias("__n")).filter(pl.col("__n") > 0).select("value"),
+                "value",
+                1,
+                {"value": dtype},
+                frozenset(),
+            )
+        n = _default_parallelism(self.n, shape.num_partitions)
+        return _grouped_step(shape, n, [reducer.agg(pl.col("value")).alias("value")], {"value": dtype})
+
+    def run(self, table, layout, nparts):
+        fn = self.fn
+        if not self.keyed:
+            values = [e for part in split_partitions(table, layout, nparts) for e in part]
+            if not values:
+                return from_partitions([[]])
+            return from_partitions([[functools.reduce(fn, values)]])
+        n = _default_parallelism(self.n, nparts)
+        parts = split_partitions(table, layout, nparts)
+        return from_partitions(
+            _shuffle(parts, n, lambda groups: [(k, functools.reduce(fn, vs)) for k, vs in groups.items()])
+        )
+
+
+def _grouped_step(shape: Shape, n: int, aggs: list[pl.Expr], schema: dict[str, pl.DataType]) -> Step:
+    """group_by(key) in first-appearance order, spread over ``n`` partitions."""
+    key_dtype = shape.schema["key"]
+
+    def apply(lf: pl.LazyFrame) -> pl.LazyFrame:
+        out = lf.group_by("key", maintain_order=True).agg(aggs)
+        if n > 1:
+            out = out.with_columns(_partition_expr(pl.col("key"), key_dtype, n).alias(PARTITION))
+            out = out.sort(PARTITION, maintain_order=True)
+        return out
+
+    full = {"key": key_dtype, **schema}
+    if n > 1:
+        full[PARTITION] = pl.Int32
+    return Step(apply, "pair", n, full, frozenset())
+
+
+class GroupByKeyOp(Op):
+    """``groupByKey(numPartitions)``: values of each key as a list, in arrival order."""
+
+    has_python_form = True
+
+    def __init__(self, num_partitions: int | None = None):
+        self.n = num_partitions
+        self.name = "groupByKey()"
+
+    def plan(self, shape):
+        if shape.layout != "pair" or not shape.null_free("key") or "value" in shape.pickled:
+            return None
+        n = _default_parallelism(self.n, shape.num_partitions)
+        return _grouped_step(shape, n, [pl.col("value")], {"value": pl.List(shape.schema["value"])})
+
+    def run(self, table, layout, nparts):
+        n = _default_parallelism(self.n, nparts)
+        parts = split_partitions(table, layout, nparts)
+        return from_partitions(_shuffle(parts, n, lambda groups: list(groups.items())))
+
+
+class CombineByKeyOp(Op):
+    """``combineByKey(createCombiner, mergeValue, mergeCombiners)``, partition-wise as in Spark."""
+
+    python_only = True
+    has_python_form = True
+
+    def __init__(self, create, merge_value, merge_combiners, num_partitions=None):
+        self.create, self.merge_value, self.merge_combiners = create, merge_value, merge_combiners
+        self.n = num_partitions
+        self.name = f"combineByKey({describe(create)})"
+
+    def run(self, table, layout, nparts):
+        n = _default_parallelism(self.n, nparts)
+        # Map side: combine within each input partition; reduce side: merge the combiners.
+        combined: list[list[Any]] = []
+        for part in split_partitions(table, layout, nparts):
+            acc: dict[Any, Any] = {}
+            for element in part:
+                k, v = _as_pair(element)
+                acc[k] = self.merge_value(acc[k], v) if k in acc else self.create(v)
+            combined.append(list(acc.items()))
+
+        def merge(groups):
+            return [(k, functools.reduce(self.merge_combiners, cs)) for k, cs in groups.items()]
+
+        return from_partitions(_shuffle(combined, n, merge))
+
+
+class CountByValueOp(Op):
+    """``countByValue()``: ``(value, count)`` per distinct element, first-appearance order."""
+
+    name = "countByValue()"
+    has_python_form = True
+
+    def plan(self, shape):
+        if shape.layout != "value" or not shape.null_free("value"):
+            return None
+        key_shape = Shape({"key": shape.schema["value"]}, "pair", 1, frozenset(), frozenset())
+        n = max(1, shape.num_partitions)
+        inner = _grouped_step(key_shape, n, [pl.len().cast(pl.Int64).alias("value")], {"value": pl.Int64})
+        return Step(
+            lambda lf: inner.apply(lf.select(pl.col("value").alias("key"))),
+            "pair",
+            n,
+            inner.schema,
+            frozenset(),
+        )
+
+    def run(self, table, layout, nparts):
+        parts = [[(e, 1) for e in part] for part in split_partitions(table, layout, nparts)]
+        n = max(1, nparts)
+        return from_partitions(_shuffle(parts, n, lambda g: [(k, len(vs)) for k, vs in g.items()]))
+
+
+class DistinctOp(Op):
+    name = "distinct()"
+    python_only = True
+    has_python_form = True
+
+    def __init__(self, num_partitions=None):
+        self.n = num_partitions
+
+    def run(self, table, layout, nparts):
+        parts = [[(e, None) for e in part] for part in split_partitions(table, layout, nparts)]
+        n = _default_parallelism(self.n, nparts)
+        shuffled = _shuffle(parts, n, lambda g: [(k, None) for k in g])
+        return from_partitions([[k for k, _ in part] for part in shuffled])
+
+
+# ---------------------------------------------------------------------------------------------
+# Partitioning and sorting
+
+
+class PartitionByOp(Op):
+    """``partitionBy(n, partitionFunc)``: move each pair to partition ``partitionFunc(key) % n``."""
+
+    python_only = True
+    has_python_form = True
+
+    def __init__(self, num_partitions: int, partition_func: Callable | None = None):
+        self.n, self.func = num_partitions, partition_func
+        self.name = f"partitionBy({num_partitions})"
+
+    def run(self, table, layout, nparts):
+        elements = [e for part in split_partitions(table, layout, nparts) for e in part]
+        keys = [_as_pair(e)[0] for e in elements]
+        if self.func is None:
+            ids = partition_ids(keys, self.n) if self.n > 1 else [0] * len(keys)
+        else:
+            ids = [self.func(k) % self.n for k in keys]
+        out: list[list[Any]] = [[] for _ in range(self.n)]
+        for e, p in zip(elements, ids):
+            out[p].append(e)
+        return from_partitions(out)
+
+
+class RepartitionOp(Op):
+    """``repartition(n)``: the same elements in ``n`` contiguous, even slices (deterministic)."""
+
+    python_only = True
+    has_python_form = True
+
+    def __init__(self, num_partitions: int):
+        self.n = num_partitions
+        self.name = f"repartition({num_partitions})"
+
+    def run(self, table, layout, nparts):
+        elements = [e for part in split_partitions(table, layout, nparts) for e in part]
+        size = len(elements)
+        return from_partitions(
+            [elements[i * size // self.n : (i + 1) * size // self.n] for i in range(self.n)]
+        )
+
+
+class SortOp(Op):
+    """``sortByKey`` / ``sortBy``: a stable sort, cut into ``n`` contiguous ranges."""
+
+    python_only = True
+    has_python_form = True
+
+    def __init__(self, ascending=True, num_partitions=None, keyfunc=lambda x: x, by_key=True):
+        self.ascending, self.n, self.keyfunc, self.by_key = ascending, num_partitions, keyfunc, by_key
+        self.name = "sortByKey()" if by_key else f"sortBy({describe(keyfunc)})"
+
+    def run(self, table, layout, nparts):
+        elements = [e for part in split_partitions(table, layout, nparts) for e in part]
+        key = (lambda e: self.keyfunc(_as_pair(e)[0])) if self.by_key else self.keyfunc
+        ordered = sorted(elements, key=key, reverse=not self.ascending)
+        n = _default_parallelism(self.n, nparts)
+        size = len(ordered)
+        return from_partitions([ordered[i * size // n : (i + 1) * size // n] for i in range(n)])
+
+
+# ---------------------------------------------------------------------------------------------
+# Operators over several batches
+
+
+def union(tables: Sequence[tuple[pa.Table, Layout, int]]) -> tuple[pa.Table, Layout, int]:
+    """Elements of the first batch, then the second... Partitions are concatenated too."""
+    layouts = {layout for _, layout, _ in tables}
+    total = sum(n for _, _, n in tables)
+    if len(tables) == 1:
+        return tables[0]
+    if len(layouts) == 1 and all(not any(codec.is_pickled(f) for f in t.schema) for t, _, _ in tables):
+        pieces, offset = [], 0
+        for table, _, n in tables:
+            body = table.drop_columns([PARTITION]) if PARTITION in table.column_names else table
+            if total > 1:
+                ids = table.column(PARTITION) if PARTITION in table.column_names else None
+                column = (
+                    pa.array([offset] * table.num_rows, pa.int32())
+                    if ids is None
+                    else pa.compute.add(ids, pa.scalar(offset, pa.int32()))
+                )
+                body = body.append_column(pa.field(PARTITION, pa.int32()), column)
+            pieces.append(body)
+            offset += n
+        try:
+            return codec.concat(pieces), layouts.pop(), total
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass  # different column types: fall back to elements (pickled where mixed)
+    parts = [p for table, layout, n in tables for p in split_partitions(table, layout, n)]
+    return from_partitions(parts) if parts else from_partitions([])
+
+
+def cogroup_elements(
+    left: list[Any], right: list[Any], num_partitions: int, emit: Callable[[Any, list, list], Iterable]
+) -> list[list[Any]]:
+    """Group both sides by key (first appearance across left then right) and ``emit`` per key."""
+    groups: dict[Any, tuple[list, list]] = {}
+    for side, elements in ((0, left), (1, right)):
+        for element in elements:
+            k, v = _as_pair(element)
+            entry = groups.get(k)
+            if entry is None:
+                entry = groups[k] = ([], [])
+            entry[side].append(v)
+    out = [e for k, (vs, ws) in groups.items() for e in emit(k, vs, ws)]
+    return _spread(out, num_partitions)
+
+
+JOINS: dict[str, Callable[[Any, list, list], Iterable]] = {
+    "join": lambda k, vs, ws: ((k, (v, w)) for v in vs for w in ws),
+    "leftOuterJoin": lambda k, vs, ws: ((k, (v, w)) for v in vs for w in (ws or [None])),
+    "rightOuterJoin": lambda k, vs, ws: ((k, (v, w)) for v in (vs or [None]) for w in ws),
+    "fullOuterJoin": lambda k, vs, ws: ((k, (v, w)) for v in (vs or [None]) for w in (ws or [None])),
+    "cogroup": lambda k, vs, ws: [(k, (vs, ws))],
+}
+
+
+def arity(fn: Callable) -> int:
+    """Number of positional parameters, as PySpark's dispatch on ``co_argcount`` (methods minus self)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return 1
+    return sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
