@@ -23,6 +23,15 @@ from . import codec, executor
 from .codec import PARTITION, Layout
 from .errors import BatchError, DStreamsError, SchemaError
 
+_compile_enabled = True
+
+
+def set_compilation(enabled: bool) -> bool:
+    """Turn compiled plans on or off process-wide (tests run operators both ways); returns the old value."""
+    global _compile_enabled
+    old, _compile_enabled = _compile_enabled, enabled
+    return old
+
 
 @dataclass
 class Shape:
@@ -205,7 +214,7 @@ def _run(base: tuple[pa.Table, Layout, int], ops: Sequence[Op]) -> tuple[pa.Tabl
         j = i
         while j < len(ops):
             op = ops[j]
-            step = None if op.python_only else _plan(op, shape)
+            step = None if op.python_only or not _compiling(op) else _plan(op, shape)
             if step is None:
                 break
             if lf is None:
@@ -235,6 +244,11 @@ def _run(base: tuple[pa.Table, Layout, int], ops: Sequence[Op]) -> tuple[pa.Tabl
         table, layout, nparts = _run_python(ops[i], table, layout, nparts)
         i += 1
     return table, layout, nparts
+
+
+def _compiling(op: Op) -> bool:
+    # Native operators have no Python form, so they always compile.
+    return _compile_enabled or not getattr(op, "has_python_form", False)
 
 
 def _plan(op: Op, shape: Shape) -> Step | None:

@@ -36,7 +36,7 @@ class LocalExecutor(Executor):
 
 _DEFAULT = LocalExecutor()
 _current: contextvars.ContextVar[Executor] = contextvars.ContextVar(
-    "executor", default=_DEFAULT  # noqa: B039 - stateless, shared on purpose
+    "executor", default=_DEFAULT
 )
 
 
