@@ -169,6 +169,8 @@ class StreamingContext:
 
         return GeneratorInputDStream(self, kind, rate, **options)
 
+    # -- SQL (implemented in dstreams.sql) ------------------------------------------------------
+
     # -- life cycle ------------------------------------------------------------------------------
     def start(self) -> None:
         """Start processing; returns at once (the scheduler runs on background threads)."""

@@ -324,6 +324,10 @@ class DStream:
                 found.append(RDD(batch, self._ssc.sparkContext))
         return found
 
+    # -- windows and state (implemented in dstreams/window.py and dstreams/state.py) -----------
+
+    # -- SQL (implemented in dstreams.sql) ------------------------------------------------------
+
     # -- outputs ---------------------------------------------------------------------------------
     def foreachRDD(self, func: Callable[..., Any]) -> None:
         """Run ``func(rdd)`` or ``func(time, rdd)`` for every batch (on the scheduler thread)."""
