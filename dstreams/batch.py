@@ -214,7 +214,12 @@ def _run(base: tuple[pa.Table, Layout, int], ops: Sequence[Op]) -> tuple[pa.Tabl
         j = i
         while j < len(ops):
             op = ops[j]
-            step = None if op.python_only or not _compiling(op) else _plan(op, shape)
+            try:
+                step = None if op.python_only or not _compiling(op) else _plan(op, shape)
+            except BatchError:
+                if table.num_rows:
+                    raise
+                step = _EMPTY  # see _EMPTY
             if step is None:
                 break
             if lf is None:
@@ -233,10 +238,19 @@ def _run(base: tuple[pa.Table, Layout, int], ops: Sequence[Op]) -> tuple[pa.Tabl
             try:
                 (out,) = executor.current().collect([lf])
             except Exception as error:
-                if not _retry_in_python(ops[i:j], error):
-                    raise _as_batch_error(ops[j - 1], error) from error
+                if not table.num_rows and not any(getattr(op, "has_python_form", False) for op in ops[i:j]):
+                    table, layout, nparts = _EMPTY_TABLE, "value", 1
+                    i = j
+                    continue
+                if j - i == 1 and not getattr(ops[i], "has_python_form", False):
+                    raise _as_batch_error(ops[i], error) from error
+                # Redo the stretch one operator at a time: traced Python functions as written
+                # (Python's ints do not overflow), Polars expressions alone (to name the culprit).
                 for op in ops[i:j]:
-                    table, layout, nparts = _run_python(op, table, layout, nparts)
+                    if getattr(op, "has_python_form", False):
+                        table, layout, nparts = _run_python(op, table, layout, nparts)
+                    else:
+                        table, layout, nparts = _run((table, layout, nparts), [op])
             else:
                 table, layout, nparts = out, shape.layout, shape.num_partitions
             i = j
@@ -244,6 +258,13 @@ def _run(base: tuple[pa.Table, Layout, int], ops: Sequence[Op]) -> tuple[pa.Tabl
         table, layout, nparts = _run_python(ops[i], table, layout, nparts)
         i += 1
     return table, layout, nparts
+
+
+# A Polars expression that cannot type-check on an empty batch of unknown column type (e.g.
+# str.split on the null-typed column of an empty queue item) has no rows to act on: the batch
+# stays empty instead of failing. Errors in user expressions still surface on the first rows.
+_EMPTY_TABLE = pa.table({"value": pa.nulls(0)})
+_EMPTY = Step(lambda lf: pl.from_arrow(_EMPTY_TABLE).lazy(), "value", 1, {"value": pl.Null}, frozenset())
 
 
 def _compiling(op: Op) -> bool:
@@ -256,16 +277,10 @@ def _plan(op: Op, shape: Shape) -> Step | None:
         return op.plan(shape)
     except DStreamsError:
         raise
-    except Exception:
-        return None
-
-
-def _retry_in_python(ops: Sequence[Op], error: Exception) -> bool:
-    # Native operators (Polars expressions from the user) have no Python form: their errors are
-    # the user's to see. Traced Python functions do: run them as written.
-    return all(getattr(op, "has_python_form", False) for op in ops) and isinstance(
-        error, pl.exceptions.PolarsError
-    )
+    except Exception as error:
+        if not getattr(op, "has_python_form", False):
+            raise _as_batch_error(op, error) from error  # the user's expression is wrong
+        return None  # a planning problem only means "no compiled form": run it in Python
 
 
 def _run_python(op: Op, table: pa.Table, layout: Layout, nparts: int) -> tuple[pa.Table, Layout, int]:

@@ -139,7 +139,12 @@ def to_elements(table: pa.Table, layout: Layout) -> list[Any]:
 
 def layout_of(table: pa.Table) -> Layout:
     """Guess the layout of a table handed in by a user (queueStream, foreach_batch...)."""
-    names = [n for n in table.column_names if n != PARTITION]
+    return layout_of_columns(table.column_names)
+
+
+def layout_of_columns(column_names: Sequence[str]) -> Layout:
+    """``value`` alone reads as scalars, ``key`` + ``value`` as pairs, anything else as rows."""
+    names = [n for n in column_names if n != PARTITION]
     if names == ["value"]:
         return "value"
     if names == ["key", "value"]:

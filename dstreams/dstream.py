@@ -472,7 +472,7 @@ class NativeOp(Op):
         if layout is None:
             # The layout follows the resulting columns: value -> scalars, key+value -> pairs.
             step.schema = dict(apply(pl.LazyFrame(schema=shape.schema)).collect_schema())
-            step.layout = codec.layout_of(pa.schema([(n, pa.null()) for n in step.schema]))
+            step.layout = codec.layout_of_columns(list(step.schema))
         return step
 
 
