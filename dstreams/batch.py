@@ -33,6 +33,11 @@ def set_compilation(enabled: bool) -> bool:
     return old
 
 
+def compilation_enabled() -> bool:
+    """Whether operators may use their compiled form (see ``set_compilation``)."""
+    return _compile_enabled
+
+
 @dataclass
 class Shape:
     """What an operator knows about its input before running: columns, layout, partitions."""

@@ -13,18 +13,20 @@ row      any columns                      a :class:`dstreams.Row` (native API)
 
 A column is stored with a native Arrow type when that round-trips exactly: ``str`` -> string,
 ``int`` -> int64, ``float`` -> float64, ``bool``, ``bytes``, ``None`` -> null, and lists, dicts,
-dates and the like when Arrow gives back equal values *of the same Python type*. Everything else
-(tuples other than the top-level pair, ints beyond 64 bits, sets, custom objects, a column mixing
-types such as ``1`` and ``"a"``) is stored pickled in a binary column marked in its field metadata,
-so what goes in comes out equal, type included. Columnar operations (Polars expressions, SQL)
-need native columns and say so clearly when they meet a pickled one.
+dates and the like when Arrow gives back equal values *of the same Python type*. Tuples of one
+length whose positions are such columns (a join's ``(v, w)``) are stored as an Arrow struct with
+fields ``_0``, ``_1``... marked ``dstreams.tuple`` in the field metadata, so they read back as
+tuples. Everything else (ints beyond 64 bits, sets, custom objects, a column mixing types such as
+``1`` and ``"a"``) is stored pickled in a binary column marked ``dstreams.pickled``. Either way
+what goes in comes out equal, type included. Columnar operations (Polars expressions, SQL) need
+native columns and say so clearly when they meet a marked one (:func:`is_pickled`).
 """
 
 from __future__ import annotations
 
 import math
 import pickle
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -37,6 +39,7 @@ PARTITION = "__partition"
 """Hidden int32 column giving each row's partition when a batch has more than one."""
 
 _PICKLED = b"dstreams.pickled"
+_TUPLE = b"dstreams.tuple"
 _NATIVE = {
     str: pa.string(),
     int: pa.int64(),
@@ -47,32 +50,71 @@ _NATIVE = {
 
 
 def is_pickled(field: pa.Field) -> bool:
-    """True when the column holds pickled Python objects (not usable by Polars or SQL)."""
-    return bool(field.metadata) and _PICKLED in field.metadata
+    """True when the column holds Python objects that Polars and SQL cannot use as they are.
+
+    That is a pickled column, or a column of tuples stored as an Arrow struct (Polars would
+    read those as structs, not tuples, and would drop the mark that makes them tuples again).
+    """
+    return bool(field.metadata) and (_PICKLED in field.metadata or _TUPLE in field.metadata)
 
 
-def to_array(values: Sequence[Any]) -> tuple[pa.Array, bool]:
-    """Convert Python values to one Arrow array; returns ``(array, pickled)``."""
+def is_tuples(field: pa.Field) -> bool:
+    """True for a column of tuples stored as a struct (see :func:`mark_tuples`)."""
+    return bool(field.metadata) and _TUPLE in field.metadata
+
+
+def to_array(values: Sequence[Any]) -> tuple[pa.Array, bytes | None]:
+    """Convert Python values to one Arrow array; returns ``(array, mark)``.
+
+    ``mark`` is None for a native column, else the field metadata key that says how to read the
+    values back (pickled objects, or tuples stored as a struct); pass it on to :func:`field`.
+    """
     kinds = {type(v) for v in values}
     kinds.discard(type(None))
     if not kinds:
-        return pa.nulls(len(values)), False
+        return pa.nulls(len(values)), None
     if len(kinds) == 1:
         kind = next(iter(kinds))
         arrow_type = _NATIVE.get(kind)
         if arrow_type is not None:
             try:
-                return pa.array(values, arrow_type), False
-            except (OverflowError, pa.ArrowException):
-                return _pickle_array(values), True
-        if kind is not tuple:  # tuples would come back as lists: keep them pickled
-            try:
-                array = pa.array(values)
-            except (pa.ArrowException, TypeError, ValueError, OverflowError):
-                return _pickle_array(values), True
-            if _same(array.to_pylist(), values):
-                return array, False
-    return _pickle_array(values), True
+                return pa.array(values, arrow_type), None
+            except (OverflowError, ValueError, TypeError, pa.ArrowException):
+                # ints beyond 64 bits; strings with lone surrogates, which UTF-8 cannot hold
+                return _pickle_array(values), _PICKLED
+        if kind is tuple:
+            struct = _tuple_array(values)
+            if struct is not None:
+                return struct, _TUPLE
+            return _pickle_array(values), _PICKLED
+        try:
+            array = pa.array(values)
+            # Arrow's inference can accept what it cannot give back (bytes in a string list)
+            exact = _same(array.to_pylist(), values)
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
+            return _pickle_array(values), _PICKLED
+        if exact:
+            return array, None
+    return _pickle_array(values), _PICKLED
+
+
+def _tuple_array(values: Sequence[Any]) -> pa.StructArray | None:
+    """Tuples of one length whose positions are native columns (or such tuples) as a struct."""
+    lengths = {len(v) for v in values if v is not None}
+    if len(lengths) != 1:
+        return None
+    (width,) = lengths
+    if width == 0:
+        return None
+    arrays, fields = [], []
+    for i in range(width):
+        child, mark = to_array([None if v is None else v[i] for v in values])
+        if mark == _PICKLED:
+            return None
+        arrays.append(child)
+        fields.append(field(f"_{i}", child, mark))
+    mask = pa.array([v is None for v in values], pa.bool_()) if None in values else None
+    return pa.StructArray.from_arrays(arrays, fields=fields, mask=mask)
 
 
 def _pickle_array(values: Sequence[Any]) -> pa.Array:
@@ -93,17 +135,47 @@ def _same(got: Any, want: Any) -> bool:
     return got == want and repr(got) == repr(want)
 
 
-def field(name: str, array: pa.Array, pickled: bool) -> pa.Field:
-    return pa.field(name, array.type, metadata={_PICKLED: b"1"} if pickled else None)
+def field(name: str, array: pa.Array, mark: bytes | bool | None) -> pa.Field:
+    """The schema field of a column made by :func:`to_array` (``mark=True`` means pickled)."""
+    if mark is True:
+        mark = _PICKLED
+    return pa.field(name, array.type, metadata={mark: b"1"} if mark else None)
+
+
+def mark_tuples(table: pa.Table, name: str) -> pa.Table:
+    """Mark struct column ``name`` (fields ``_0``, ``_1``...) as holding tuples."""
+    i = table.schema.get_field_index(name)
+    marked = table.schema.field(i).with_metadata({_TUPLE: b"1"})
+    return pa.Table.from_arrays(table.columns, schema=table.schema.set(i, marked))
 
 
 def column_values(table: pa.Table, name: str) -> list[Any]:
-    """The Python values of one column, unpickling where needed."""
+    """The Python values of one column, unpickling and rebuilding tuples where needed."""
     column = table.column(name)
-    if is_pickled(table.schema.field(name)):
+    f = table.schema.field(name)
+    metadata = f.metadata or {}
+    if _PICKLED in metadata:
         loads = pickle.loads
-        return [loads(b) for b in column.to_pylist()]
+        return [None if b is None else loads(b) for b in column.to_pylist()]
+    if _TUPLE in metadata:
+        return list(map(_tuple_reader(f), column.to_pylist()))
     return column.to_pylist()
+
+
+def _tuple_reader(f: pa.Field) -> Callable[[Any], Any]:
+    """Turns the dicts that ``to_pylist()`` gives for a tuple struct back into (nested) tuples."""
+    readers = [
+        _tuple_reader(child) if child.metadata and _TUPLE in child.metadata else None for child in f.type
+    ]
+    if not any(readers):
+        return lambda d: None if d is None else tuple(d.values())
+
+    def read(d: Any) -> Any:
+        if d is None:
+            return None
+        return tuple(v if r is None else r(v) for v, r in zip(d.values(), readers))
+
+    return read
 
 
 def from_elements(
@@ -111,14 +183,14 @@ def from_elements(
 ) -> tuple[pa.Table, Layout]:
     """Build a table from Python elements; 2-tuples throughout make a pair layout."""
     if elements and all(type(e) is tuple and len(e) == 2 for e in elements):
-        keys, key_pickled = to_array([e[0] for e in elements])
-        values, value_pickled = to_array([e[1] for e in elements])
-        fields = [field("key", keys, key_pickled), field("value", values, value_pickled)]
+        keys, key_mark = to_array([e[0] for e in elements])
+        values, value_mark = to_array([e[1] for e in elements])
+        fields = [field("key", keys, key_mark), field("value", values, value_mark)]
         arrays = [keys, values]
         layout: Layout = "pair"
     else:
-        values, pickled = to_array(list(elements))
-        fields, arrays, layout = [field("value", values, pickled)], [values], "value"
+        values, mark = to_array(list(elements))
+        fields, arrays, layout = [field("value", values, mark)], [values], "value"
     if partition_sizes is not None and len(partition_sizes) > 1:
         ids = [i for i, n in enumerate(partition_sizes) for _ in range(n)]
         arrays.append(pa.array(ids, pa.int32()))

@@ -21,10 +21,13 @@ from typing import Any
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from . import codec
-from .batch import Op, Shape, Step, from_partitions, split_partitions
+from . import batch as _batch
+from . import codec, executor
+from .batch import Batch, Op, Shape, Step, from_partitions, split_partitions
 from .codec import PARTITION, Layout
+from .errors import BatchError, DStreamsError
 
 try:  # the tracer is optional: without it everything runs in Python
     from . import tracing
@@ -39,6 +42,7 @@ class FallbackWarning(UserWarning):
 def describe(fn: Callable) -> str:
     """``<lambda> at wordcount.py:12`` - how errors and warnings name a user function."""
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    name = name.rsplit("<locals>.", 1)[-1]  # the file and line say where it was defined
     code = getattr(fn, "__code__", None)
     if code is not None:
         return f"{name} at {code.co_filename.rsplit('/', 1)[-1]}:{code.co_firstlineno}"
@@ -86,15 +90,32 @@ def _shuffle(pairs_by_partition: list[list[Any]], num_partitions: int, combine) 
             try:
                 bucket = groups.get(k)
             except TypeError as error:
-                raise TypeError(
-                    f"key {k!r} of type {type(k).__name__} cannot be used as a key: {error}; "
-                    "use a hashable key such as a tuple or a string"
-                ) from None
+                raise _unhashable(k, error) from None
             if bucket is None:
                 groups[k] = [v]
             else:
                 bucket.append(v)
     return _spread(combine(groups), num_partitions)
+
+
+def _unhashable(key: Any, error: TypeError) -> TypeError:
+    fix = "tuple(sorted(k.items()))" if isinstance(key, dict) else "tuple(k)"
+    return TypeError(
+        f"key {key!r:.80} is a {type(key).__name__}, which is unhashable ({error}), so it cannot be a "
+        f"key; make keys hashable first, e.g. turn each key k into {fix} with .map(...) before this step"
+    )
+
+
+def _groupable(dtype: pl.DataType) -> bool:
+    """Whether Polars groups keys of this type exactly as a Python dict does.
+
+    Lists and dicts are unhashable in Python (the Python form raises a clear error); floats are
+    not exact (Python keeps each NaN apart and merges 0.0 with -0.0 as it finds them);
+    categoricals from user tables compare by their dictionaries.
+    """
+    if isinstance(dtype, (pl.Categorical, pl.Enum)):
+        return False
+    return not (dtype.is_nested() or dtype.is_float() or dtype == pl.Object)
 
 
 def _spread(elements: list[Any], num_partitions: int) -> list[list[Any]]:
@@ -272,8 +293,8 @@ class SelectOp(Op):
         self.name = f"{side}s()"
 
     def plan(self, shape):
-        if shape.layout != "pair":
-            return None
+        if shape.layout != "pair" or self.side in shape.pickled:
+            return None  # a pickled column would lose its mark going through Polars
         keep = [PARTITION] if PARTITION in shape.schema else []
         schema = {"value": shape.schema[self.side], **{c: shape.schema[c] for c in keep}}
         maybe_null = frozenset({"value"} if self.side in shape.maybe_null else ())
@@ -347,6 +368,8 @@ class ReduceByKeyOp(Op):
         need = ["key", "value"] if self.keyed else ["value"]
         if (shape.layout != "pair" and self.keyed) or not shape.null_free(*need):
             return None
+        if self.keyed and not _groupable(shape.schema["key"]):
+            return None
         if not self.keyed and shape.layout != "value":
             return None
         reducer = self._reducer(shape.schema["value"])
@@ -408,6 +431,8 @@ class GroupByKeyOp(Op):
     def plan(self, shape):
         if shape.layout != "pair" or not shape.null_free("key") or "value" in shape.pickled:
             return None
+        if not _groupable(shape.schema["key"]):
+            return None
         n = _default_parallelism(self.n, shape.num_partitions)
         return _grouped_step(shape, n, [pl.col("value")], {"value": pl.List(shape.schema["value"])})
 
@@ -436,7 +461,11 @@ class CombineByKeyOp(Op):
             acc: dict[Any, Any] = {}
             for element in part:
                 k, v = _as_pair(element)
-                acc[k] = self.merge_value(acc[k], v) if k in acc else self.create(v)
+                try:
+                    seen = k in acc
+                except TypeError as error:
+                    raise _unhashable(k, error) from None
+                acc[k] = self.merge_value(acc[k], v) if seen else self.create(v)
             combined.append(list(acc.items()))
 
         def merge(groups):
@@ -446,16 +475,23 @@ class CombineByKeyOp(Op):
 
 
 class CountByValueOp(Op):
-    """``countByValue()``: ``(value, count)`` per distinct element, first-appearance order."""
+    """``countByValue()``: ``(value, count)`` per distinct element, first-appearance order.
+
+    ``num_partitions``: output partitions (PySpark's DStream uses ``sc.defaultParallelism``);
+    None keeps the input's count.
+    """
 
     name = "countByValue()"
     has_python_form = True
 
+    def __init__(self, num_partitions: int | None = None):
+        self.n = num_partitions
+
     def plan(self, shape):
-        if shape.layout != "value" or not shape.null_free("value"):
+        if shape.layout != "value" or not shape.null_free("value") or not _groupable(shape.schema["value"]):
             return None
         key_shape = Shape({"key": shape.schema["value"]}, "pair", 1, frozenset(), frozenset())
-        n = max(1, shape.num_partitions)
+        n = _default_parallelism(self.n, shape.num_partitions)
         inner = _grouped_step(key_shape, n, [pl.len().cast(pl.Int64).alias("value")], {"value": pl.Int64})
         return Step(
             lambda lf: inner.apply(lf.select(pl.col("value").alias("key"))),
@@ -467,17 +503,39 @@ class CountByValueOp(Op):
 
     def run(self, table, layout, nparts):
         parts = [[(e, 1) for e in part] for part in split_partitions(table, layout, nparts)]
-        n = max(1, nparts)
+        n = _default_parallelism(self.n, nparts)
         return from_partitions(_shuffle(parts, n, lambda g: [(k, len(vs)) for k, vs in g.items()]))
 
 
 class DistinctOp(Op):
+    """``distinct()``: each element once, in order of first appearance (per output partition)."""
+
     name = "distinct()"
-    python_only = True
     has_python_form = True
 
     def __init__(self, num_partitions=None):
         self.n = num_partitions
+
+    def plan(self, shape):
+        columns = {"value": ["value"], "pair": ["key", "value"]}.get(shape.layout)
+        if columns is None or any(c in shape.pickled or not _groupable(shape.schema[c]) for c in columns):
+            return None
+        n = _default_parallelism(self.n, shape.num_partitions)
+        if n > 1 and shape.layout == "pair":
+            return None  # pairs are spread by the hash of the whole tuple, which Polars does not give
+        schema = {c: shape.schema[c] for c in columns}
+
+        def apply(lf: pl.LazyFrame) -> pl.LazyFrame:
+            out = lf.select(columns).unique(maintain_order=True)
+            if n > 1:
+                out = out.with_columns(_partition_expr(pl.col("value"), schema["value"], n).alias(PARTITION))
+                out = out.sort(PARTITION, maintain_order=True)
+            return out
+
+        if n > 1:
+            schema[PARTITION] = pl.Int32
+        maybe_null = frozenset(c for c in columns if c in shape.maybe_null)
+        return Step(apply, shape.layout, n, schema, maybe_null)
 
     def run(self, table, layout, nparts):
         parts = [[(e, None) for e in part] for part in split_partitions(table, layout, nparts)]
@@ -569,7 +627,7 @@ def union(tables: Sequence[tuple[pa.Table, Layout, int]]) -> tuple[pa.Table, Lay
                 column = (
                     pa.array([offset] * table.num_rows, pa.int32())
                     if ids is None
-                    else pa.compute.add(ids, pa.scalar(offset, pa.int32()))
+                    else pc.add(ids, pa.scalar(offset, pa.int32()))
                 )
                 body = body.append_column(pa.field(PARTITION, pa.int32()), column)
             pieces.append(body)
@@ -590,12 +648,97 @@ def cogroup_elements(
     for side, elements in ((0, left), (1, right)):
         for element in elements:
             k, v = _as_pair(element)
-            entry = groups.get(k)
+            try:
+                entry = groups.get(k)
+            except TypeError as error:
+                raise _unhashable(k, error) from None
             if entry is None:
                 entry = groups[k] = ([], [])
             entry[side].append(v)
     out = [e for k, (vs, ws) in groups.items() for e in emit(k, vs, ws)]
     return _spread(out, num_partitions)
+
+
+def cogroup(how: str, left: Batch, right: Batch, num_partitions: int) -> Batch:
+    """``join``/``leftOuterJoin``/``rightOuterJoin``/``fullOuterJoin``/``cogroup`` of two batches.
+
+    As PySpark: keys in order of first appearance over left then right (then spread over
+    ``num_partitions`` by key), and within a key every left value with every right value, both in
+    arrival order. ``a.join(b)`` gives ``(k, (v, w))``; ``cogroup`` gives ``(k, ([v...], [w...]))``.
+    Pair batches with native columns are joined by Polars; anything else runs in Python.
+    """
+    if how not in JOINS:
+        raise ValueError(f"unknown join {how!r}; expected one of {sorted(JOINS)}")
+    if _batch.compilation_enabled():
+        try:
+            compiled = _compiled_cogroup(how, left, right, num_partitions)
+        except pl.exceptions.PolarsError:
+            compiled = None  # exactness first: the Python form decides
+        if compiled is not None:
+            return compiled
+    try:
+        parts = cogroup_elements(left.elements(), right.elements(), num_partitions, JOINS[how])
+    except DStreamsError:
+        raise
+    except Exception as error:
+        raise BatchError(f"{how} failed: {type(error).__name__}: {error}", operator=how) from error
+    return Batch.from_partitions(parts)
+
+
+def _join_side(batch: Batch) -> pa.Table | None:
+    """The batch's ``key``/``value`` columns if Polars can join them exactly, else None."""
+    table = batch.table
+    if table.num_rows == 0:
+        return table.slice(0, 0)
+    if batch.layout != "pair" or table.column("key").null_count:
+        return None  # Polars joins never match null keys; Python's dicts do
+    if any(codec.is_pickled(table.schema.field(c)) for c in ("key", "value")):
+        return None
+    return table.select(["key", "value"])
+
+
+def _compiled_cogroup(how: str, left: Batch, right: Batch, n: int) -> Batch | None:
+    sides = [_join_side(left), _join_side(right)]
+    if sides[0] is None or sides[1] is None or not (sides[0].num_rows or sides[1].num_rows):
+        return None
+    frames = [pl.from_arrow(t) for t in sides]
+    key_types = {f.schema["key"] for f, t in zip(frames, sides) if t.num_rows}
+    if len(key_types) != 1:
+        return None  # Python would match 1 with 1.0 or True; keep that to the Python form
+    key_type = key_types.pop()
+    if not _groupable(key_type):
+        return None
+    lfs, value_types = [], []
+    for frame, name, index in zip(frames, ("v", "w"), ("_i", "_j")):
+        if frame.height == 0:  # an empty side (no batch, or an empty one) of any layout
+            frame = pl.DataFrame(schema={"key": key_type, "value": pl.Null})
+        value_types.append(frame.schema["value"])
+        lfs.append(frame.lazy().select("key", pl.col("value").alias(name)).with_row_index(index))
+    lv, lw = lfs
+    order = pl.concat([lv.select("key"), lw.select("key")]).unique(maintain_order=True).with_row_index("_o")
+    if how == "cogroup":
+        out = order
+        for lf, name, index, dtype in zip(lfs, ("v", "w"), ("_i", "_j"), value_types):
+            grouped = lf.group_by("key").agg(pl.col(name).sort_by(index))
+            empty = pl.lit([], dtype=pl.List(dtype))
+            out = out.join(grouped, on="key", how="left").with_columns(pl.col(name).fill_null(empty))
+    else:
+        keep = {
+            "join": pl.col("_i").is_not_null() & pl.col("_j").is_not_null(),
+            "leftOuterJoin": pl.col("_i").is_not_null(),
+            "rightOuterJoin": pl.col("_j").is_not_null(),
+            "fullOuterJoin": pl.lit(True),
+        }[how]
+        out = lv.join(lw, on="key", how="full", coalesce=True).filter(keep).join(order, on="key", how="left")
+    out = out.sort(["_o", "_i", "_j"] if how != "cogroup" else "_o", maintain_order=True)
+    columns = [pl.col("key"), pl.struct(pl.col("v").alias("_0"), pl.col("w").alias("_1")).alias("value")]
+    if n > 1:
+        columns.append(_partition_expr(pl.col("key"), key_type, n).alias(PARTITION))
+    out = out.select(columns)
+    if n > 1:
+        out = out.sort(PARTITION, maintain_order=True)
+    (table,) = executor.current().collect([out])
+    return Batch(codec.mark_tuples(table, "value"), "pair", n)
 
 
 JOINS: dict[str, Callable[[Any, list, list], Iterable]] = {

@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from . import ops
+from . import codec, ops
 from .batch import Batch, require_native
 from .codec import PARTITION
 
@@ -37,9 +37,13 @@ class RDD:
         return table.drop_columns([PARTITION]) if PARTITION in table.column_names else table
 
     def toPolars(self) -> pl.DataFrame:
-        """The batch as a Polars DataFrame (zero-copy for numeric columns)."""
+        """The batch as a Polars DataFrame (zero-copy for numeric columns).
+
+        Tuples (a join's ``(v, w)``) become structs with fields ``_0``, ``_1``...; a column of
+        pickled Python objects (mixed types...) raises :class:`~dstreams.SchemaError`.
+        """
         table = self.toArrow()
-        require_native(table, "toPolars()")
+        require_native(table.select([f.name for f in table.schema if not codec.is_tuples(f)]), "toPolars()")
         return pl.from_arrow(table)  # type: ignore[return-value]
 
     def toDF(self, *names: str, schema: Any = None):
@@ -141,19 +145,30 @@ class RDD:
     def keyBy(self, f: Callable[[Any], Any]) -> RDD:
         return self.map(lambda x: (f(x), x))
 
+    def _reduce_partitions(self, n: int | None) -> int | None:
+        """PySpark's ``_defaultReducePartitions``: ``spark.default.parallelism`` when it is set,
+        else (None) as many partitions as the input has."""
+        if n is not None:
+            return n
+        conf = getattr(self.ctx, "_conf", None)
+        if conf is not None and conf.contains("spark.default.parallelism"):
+            return self.ctx.defaultParallelism
+        return None
+
     def reduceByKey(self, func: Callable, numPartitions: int | None = None, partitionFunc=None) -> RDD:
-        return self._then(ops.ReduceByKeyOp(func, numPartitions))
+        return self._then(ops.ReduceByKeyOp(func, self._reduce_partitions(numPartitions)))
 
     def groupByKey(self, numPartitions: int | None = None, partitionFunc=None) -> RDD:
-        return self._then(ops.GroupByKeyOp(numPartitions))
+        return self._then(ops.GroupByKeyOp(self._reduce_partitions(numPartitions)))
 
     def combineByKey(
         self, createCombiner, mergeValue, mergeCombiners, numPartitions=None, partitionFunc=None
     ):
-        return self._then(ops.CombineByKeyOp(createCombiner, mergeValue, mergeCombiners, numPartitions))
+        n = self._reduce_partitions(numPartitions)
+        return self._then(ops.CombineByKeyOp(createCombiner, mergeValue, mergeCombiners, n))
 
     def distinct(self, numPartitions: int | None = None) -> RDD:
-        return self._then(ops.DistinctOp(numPartitions))
+        return self._then(ops.DistinctOp(self._reduce_partitions(numPartitions)))
 
     def partitionBy(self, numPartitions: int, partitionFunc: Callable | None = None) -> RDD:
         return self._then(ops.PartitionByOp(numPartitions, partitionFunc))
@@ -165,10 +180,12 @@ class RDD:
         return self.repartition(min(numPartitions, self.getNumPartitions()) or 1)
 
     def sortByKey(self, ascending: bool = True, numPartitions: int | None = None, keyfunc=lambda x: x) -> RDD:
-        return self._then(ops.SortOp(ascending, numPartitions, keyfunc, by_key=True))
+        n = self._reduce_partitions(numPartitions)
+        return self._then(ops.SortOp(ascending, n, keyfunc, by_key=True))
 
     def sortBy(self, keyfunc: Callable, ascending: bool = True, numPartitions: int | None = None) -> RDD:
-        return self._then(ops.SortOp(ascending, numPartitions, keyfunc, by_key=False))
+        n = self._reduce_partitions(numPartitions)
+        return self._then(ops.SortOp(ascending, n, keyfunc, by_key=False))
 
     def union(self, other: RDD) -> RDD:
         return RDD(Batch(*ops.union([_parts(self), _parts(other)])), self.ctx)
@@ -176,12 +193,15 @@ class RDD:
     def cartesian(self, other: RDD) -> RDD:
         left, right = self._batch.partitions(), other._batch.partitions()
         parts = [[(a, b) for a in lp for b in rp] for lp in left for rp in right]
-        return RDD(Batch.from_partitions(parts), self.ctx)
+        return RDD(Batch.from_partitions(parts) if parts else Batch.empty(0), self.ctx)
 
     def _cogroup(self, how: str, other: RDD, numPartitions: int | None) -> RDD:
-        n = numPartitions or max(self.getNumPartitions(), other.getNumPartitions(), 1)
-        parts = ops.cogroup_elements(self.collect(), other.collect(), n, ops.JOINS[how])
-        return RDD(Batch.from_partitions(parts), self.ctx)
+        # As PySpark, which joins through union().groupByKey(): by default as many output
+        # partitions as both inputs together (unless spark.default.parallelism is set).
+        n = self._reduce_partitions(numPartitions)
+        if n is None:
+            n = max(1, self.getNumPartitions() + other.getNumPartitions())
+        return RDD(ops.cogroup(how, self._batch, other._batch, n), self.ctx)
 
     def join(self, other: RDD, numPartitions: int | None = None) -> RDD:
         return self._cogroup("join", other, numPartitions)

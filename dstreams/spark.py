@@ -8,6 +8,7 @@ an operator needs them; state is persisted by checkpoints, not by storage levels
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import threading
@@ -113,7 +114,10 @@ class SparkContext:
             self._conf.set("spark.master", master)
         if appName:
             self._conf.set("spark.app.name", appName)
-        self.master = self._conf.get("spark.master", "local[*]")
+        # Without a master (spark-submit would give one) batches have one partition, so keyed
+        # outputs come in first-appearance order as in PySpark's own tests. Polars and DuckDB
+        # still use every core inside a batch.
+        self.master = self._conf.get("spark.master", "local[1]")
         self.appName = self._conf.get("spark.app.name", "dstreams")
         self._checkpoint_dir: str | None = None
         self._stopped = False
@@ -166,16 +170,17 @@ class SparkContext:
         return RDD(Batch.empty(0), self)
 
     def textFile(self, name: str, minPartitions: int | None = None, use_unicode: bool = True):
-        """Lines of a text file (or of every file in a directory), UTF-8."""
-        paths = (
-            sorted(os.path.join(name, f) for f in os.listdir(name) if not f.startswith((".", "_")))
-            if os.path.isdir(name)
-            else [name]
-        )
+        """Lines of text files, UTF-8, as Hadoop reads them (``\n``, ``\r`` or ``\r\n`` end a line).
+
+        ``name`` is a file, a directory (its files, skipping names starting with ``.`` or ``_``),
+        a glob pattern, or several of these separated by commas.
+
+        >>> sc.textFile("logs/*.txt").count()
+        """
         lines: list[str] = []
-        for path in paths:
-            with open(path, encoding="utf-8") as fh:
-                lines.extend(fh.read().splitlines())
+        for path in _text_paths(name):
+            with open(path, encoding="utf-8", newline="") as fh:
+                lines.extend(_lines(fh.read()))
         return self.parallelize(lines, minPartitions or 1)
 
     def union(self, rdds):
@@ -185,7 +190,12 @@ class SparkContext:
         return out
 
     def setCheckpointDir(self, dirName: str) -> None:
+        """Where stateful operators checkpoint (as ``ssc.checkpoint(dir)``)."""
         self._checkpoint_dir = dirName
+
+    def getCheckpointDir(self) -> str | None:
+        """The directory given to :meth:`setCheckpointDir`, or None."""
+        return self._checkpoint_dir
 
     def setLogLevel(self, logLevel: str) -> None:
         """Accepted; dstreams logs through the ``logging`` module (logger ``dstreams``)."""
@@ -201,3 +211,26 @@ class SparkContext:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+def _text_paths(name: str) -> list[str]:
+    paths: list[str] = []
+    for part in name.split(","):
+        matches = sorted(glob.glob(part)) if any(c in part for c in "*?[") else [part]
+        if not matches:
+            raise FileNotFoundError(f"textFile: no file matches {part!r}")
+        for path in matches:
+            if os.path.isdir(path):
+                names = sorted(f for f in os.listdir(path) if not f.startswith((".", "_")))
+                paths.extend(os.path.join(path, f) for f in names if os.path.isfile(os.path.join(path, f)))
+            else:
+                paths.append(path)
+    return paths
+
+
+def _lines(text: str) -> list[str]:
+    # Not str.splitlines(): it also splits on \v, \f, \x1c-\x1e, \x85, \u2028..., Hadoop does not.
+    lines = re.split(r"\r\n|\r|\n", text)
+    if lines[-1] == "":
+        lines.pop()  # a final line ending ends the last line; it does not start another
+    return lines
