@@ -46,7 +46,9 @@ class ManualClock(Clock):
     """A clock that only moves when told to, so tests run batch by batch without sleeping.
 
     ``advance(seconds)`` moves time forward and, when a started StreamingContext uses this clock,
-    returns only after every batch due by the new time has been processed.
+    returns only after every batch due by the new time has been processed and its listener events
+    delivered. Called from inside a batch or a listener (to simulate processing time), it returns
+    at once.
 
     >>> clock = ManualClock()
     >>> clock.advance(1.0)
@@ -65,16 +67,27 @@ class ManualClock(Clock):
 
     def advance(self, seconds: float) -> None:
         """Move time forward by ``seconds`` and wait for the batches that became due."""
-        self.set_time_ms(self._now + round(seconds * 1000))
+        delta = round(seconds * 1000)
+        if delta < 0:
+            raise ValueError(f"ManualClock cannot go back in time (advance({seconds}))")
+        with self._cond:
+            self._now += delta
+            now = self._now
+            self._cond.notify_all()
+        self._notify(now)
 
     def set_time_ms(self, ms: int) -> None:
+        """Set the time to ``ms`` (epoch milliseconds) and wait for the batches that became due."""
         with self._cond:
             if ms < self._now:
                 raise ValueError(f"ManualClock cannot go back in time ({ms} < {self._now} ms)")
             self._now = ms
             self._cond.notify_all()
+        self._notify(ms)
+
+    def _notify(self, now: int) -> None:
         for wait_for_batches in list(self._listeners):
-            wait_for_batches(ms)
+            wait_for_batches(now)
 
     def wait_until(self, target_ms: int, stop: threading.Event) -> bool:
         with self._cond:

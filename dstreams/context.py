@@ -11,21 +11,25 @@ False
 
 from __future__ import annotations
 
+import logging
 import threading
 import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from . import ops
 from .clock import Clock, SystemClock
 from .dstream import DStream, _TransformedDStream, _UnionDStream
 from .errors import ConfigurationError, DStreamsError
 from .executor import Executor, LocalExecutor
 from .graph import DStreamGraph
-from .listener import ListenerBus, StreamingListener
+from .listener import BatchInfo, ListenerBus, StreamingListener
 from .scheduler import Scheduler
 from .spark import SparkContext
 
 INITIALIZED, ACTIVE, STOPPED = "INITIALIZED", "ACTIVE", "STOPPED"
+
+log = logging.getLogger("dstreams")
 
 
 class StreamingContext:
@@ -33,7 +37,11 @@ class StreamingContext:
 
     ``StreamingContext(sparkContext, batchDuration)`` as in PySpark, or
     ``StreamingContext(batchDuration=0.5)`` without one. Durations are float seconds.
-    ``clock=ManualClock()`` makes time move only when a test says so.
+    ``clock=ManualClock()`` makes time move only when a test says so; ``executor=`` chooses where
+    batch plans run (default: :class:`~dstreams.executor.LocalExecutor`, in this process).
+
+    Sources report receiver events through ``ssc._listeners.post_receiver(kind, ReceiverInfo(...))``
+    (see :class:`~dstreams.listener.ListenerBus`).
     """
 
     _activeContext: StreamingContext | None = None
@@ -64,7 +72,9 @@ class StreamingContext:
         self._listeners = ListenerBus()
         self._scheduler: Scheduler | None = None
         self._state = INITIALIZED
-        self._stopped = threading.Event()
+        # awaitTermination* wake on stop or on a batch error (Spark's ContextWaiter)
+        self._termination = threading.Condition()
+        self._terminated = False
         self._error: BaseException | None = None
         self._checkpoint_dir: str | None = None
 
@@ -79,7 +89,7 @@ class StreamingContext:
         return self._state
 
     @property
-    def batch_infos(self) -> list:
+    def batch_infos(self) -> list[BatchInfo]:
         """BatchInfo of the last completed batches (up to 1000), oldest first."""
         return list(self._scheduler.completed) if self._scheduler else []
 
@@ -119,7 +129,7 @@ class StreamingContext:
     # -- graph building --------------------------------------------------------------------------
     def remember(self, duration: float) -> None:
         """Keep every stream's batches for at least ``duration`` seconds (for ``slice``)."""
-        self._graph.remember_ms = max(self._graph.remember_ms, round(duration * 1000))
+        self._graph.remember(round(duration * 1000))
 
     def checkpoint(self, directory: str) -> None:
         """Set the checkpoint directory (used by stateful operators and recovery)."""
@@ -130,6 +140,9 @@ class StreamingContext:
         """Union of several streams with the same slide: ``ssc.union(a, b, c)``."""
         if not dstreams:
             raise ValueError("should have at least one DStream to union")
+        for stream in dstreams:
+            if not isinstance(stream, DStream):
+                raise TypeError(f"union: every argument must be a DStream, got {type(stream).__name__}")
         if len(dstreams) == 1:
             return dstreams[0]
         if len({s._slide_ms for s in dstreams}) > 1:
@@ -137,15 +150,36 @@ class StreamingContext:
         return _UnionDStream(self, list(dstreams))
 
     def transform(self, dstreams: Iterable[DStream], transformFunc: Callable[..., Any]) -> DStream:
-        """``transformFunc(list_of_rdds)`` per batch over several streams (a missing batch is empty)."""
+        """``transformFunc(rdds)`` per batch, ``rdds`` a tuple in the order of ``dstreams``.
+
+        A stream with no batch at that time is passed as an empty RDD.
+
+        >>> ssc.transform([a, b], lambda rdds: rdds[0].union(rdds[1]))
+        """
         streams = list(dstreams)
+        if not streams:
+            raise ValueError("transform: the list of DStreams to transform is empty")
+        for stream in streams:
+            if not isinstance(stream, DStream):
+                raise TypeError(f"transform: every stream must be a DStream, got {type(stream).__name__}")
+        if len({s._slide_ms for s in streams}) > 1:
+            raise ValueError("transform: some of the DStreams have different slide durations")
         return _TransformedDStream(
-            self, streams, lambda t, *rdds: transformFunc(list(rdds)), "transform", empty_for_missing=True
+            self,
+            streams,
+            lambda t, *rdds: transformFunc(rdds),
+            "transform",
+            empty_for_missing=True,
+            label=ops.describe(transformFunc),
         )
 
     def addStreamingListener(self, streamingListener: StreamingListener) -> None:
-        """Receive batch, output-operation and receiver events."""
+        """Receive batch, output-operation and receiver events (see :class:`StreamingListener`)."""
         self._listeners.add(streamingListener)
+
+    def removeStreamingListener(self, streamingListener: StreamingListener) -> None:
+        """Stop sending events to ``streamingListener`` (Scala API)."""
+        self._listeners.remove(streamingListener)
 
     # -- sources ---------------------------------------------------------------------------------
     def queueStream(self, rdds: Iterable[Any], oneAtATime: bool = True, default: Any = None) -> DStream:
@@ -170,13 +204,37 @@ class StreamingContext:
         return GeneratorInputDStream(self, kind, rate, **options)
 
     # -- SQL (implemented in dstreams.sql) ------------------------------------------------------
+    def sql(self, query: str, **streams: DStream) -> DStream:
+        """One DuckDB SQL query per batch over several named streams; returns a DStream.
+
+        >>> ssc.sql("SELECT * FROM clicks JOIN views USING (id)", clicks=clicks, views=views)
+        """
+        from dstreams.sql.stream import context_sql
+
+        return context_sql(self, query, streams)
+
+    def register_table(self, name: str, source: Any, refresh: float | str | None = None) -> None:
+        """A static table for stream SQL and ``spark.sql``: a Parquet path, Arrow table, Polars frame,
+        DuckDB relation or a function returning one. ``refresh``: seconds between reloads, or
+        ``"on_change"`` (a Parquet path whose files changed); swapped atomically between batches.
+
+        >>> ssc.register_table("users", "users.parquet", refresh="on_change")
+        """
+        from dstreams.sql.tables import register_table
+
+        register_table(self, name, source, refresh=refresh)
+
 
     # -- life cycle ------------------------------------------------------------------------------
     def start(self) -> None:
-        """Start processing; returns at once (the scheduler runs on background threads)."""
+        """Start processing; returns at once (the scheduler runs on background threads).
+
+        Raises ``ConfigurationError`` when the graph has no output operation, when this context was
+        already started or stopped, or when another context is active.
+        """
         with StreamingContext._lock:
             if self._state == ACTIVE:
-                raise ConfigurationError("StreamingContext has already been started")
+                raise ConfigurationError("StreamingContext has already been started; call start() once")
             if self._state == STOPPED:
                 raise ConfigurationError(
                     "StreamingContext has already been stopped and cannot be restarted; create a new one"
@@ -184,10 +242,12 @@ class StreamingContext:
             active = StreamingContext._activeContext
             if active is not None and active is not self:
                 raise ConfigurationError(
-                    "Only one StreamingContext may be started at a time; stop the active one first"
+                    "Only one StreamingContext may be started at a time; stop the active one first "
+                    "(StreamingContext.getActive().stop(stopSparkContext=False))"
                 )
             self._graph.validate()
-            if self._has_state() and self._checkpoint_dir is None:
+            sc_dir = getattr(self._sc, "_checkpoint_dir", None)  # sc.setCheckpointDir counts too
+            if self._has_state() and self._checkpoint_dir is None and sc_dir is None:
                 warnings.warn(
                     "stateful operators keep their state in memory only: call ssc.checkpoint(dir) "
                     "so that it survives a restart",
@@ -196,48 +256,79 @@ class StreamingContext:
             self._scheduler = Scheduler(self)
             self._state = ACTIVE
             StreamingContext._activeContext = self
-        self._scheduler.start()
+        try:
+            self._listeners.start()
+            self._scheduler.start()
+        except BaseException:
+            # As Spark: a context that failed to start is stopped, and the error is raised.
+            self.stop(stopSparkContext=False)
+            raise
 
     def _has_state(self) -> bool:
         return any(getattr(s, "_stateful", False) for s in self._graph.streams)
 
     def awaitTermination(self, timeout: float | None = None) -> None:
-        """Wait for ``stop()``; re-raises the error of a failed batch, as Spark does."""
-        if timeout is None:
-            while not self._stopped.wait(0.1):
-                self._raise_error()
-            self._raise_error()
-        else:
-            self.awaitTerminationOrTimeout(timeout)
+        """Wait for ``stop()`` (at most ``timeout`` seconds); re-raises the error of a failed batch."""
+        self._await(timeout)
 
     def awaitTerminationOrTimeout(self, timeout: float) -> bool:
-        """True if the context stopped within ``timeout`` seconds, False otherwise; re-raises batch errors."""
-        stopped = self._stopped.wait(timeout)
+        """True if the context stopped within ``timeout`` seconds, False otherwise; re-raises batch errors.
+
+        >>> ssc.awaitTerminationOrTimeout(2.5)
+        False
+        """
+        return self._await(timeout)
+
+    def _await(self, timeout: float | None) -> bool:
+        with self._termination:
+            self._termination.wait_for(lambda: self._terminated or self._error is not None, timeout)
+            terminated = self._terminated
         self._raise_error()
-        return stopped
+        return terminated
 
     def stop(self, stopSparkContext: bool = True, stopGraceFully: bool = False) -> None:
-        """Stop processing (idempotent). ``stopGraceFully`` first finishes the queued batches."""
+        """Stop processing (idempotent). ``stopGraceFully`` first processes the batches already generated.
+
+        A non-graceful stop finishes the batch being processed and drops the queued ones. Calling
+        ``stop()`` from inside a batch (e.g. in ``foreachRDD``) or a listener is safe: it returns
+        without waiting for the batch it is called from.
+        """
         with StreamingContext._lock:
-            if self._state == STOPPED:
-                return
+            stopping_elsewhere = self._state == STOPPED
             was_active = self._state == ACTIVE
             self._state = STOPPED
+            self._graph.stopped = True
             if StreamingContext._activeContext is self:
                 StreamingContext._activeContext = None
-        if was_active and self._scheduler is not None:
-            self._scheduler.stop(graceful=stopGraceFully)
-        if stopSparkContext:
-            self._sc.stop()
-        self._stopped.set()
+        if stopping_elsewhere:
+            if not self._on_engine_thread():
+                with self._termination:  # another thread is stopping: return once it has
+                    self._termination.wait_for(lambda: self._terminated)
+            return
+        try:
+            if was_active and self._scheduler is not None:
+                self._scheduler.stop(graceful=stopGraceFully)
+            self._listeners.stop()
+        finally:
+            if stopSparkContext:
+                self._sc.stop()
+            with self._termination:
+                self._terminated = True
+                self._termination.notify_all()
+
+    def _on_engine_thread(self) -> bool:
+        scheduler = self._scheduler
+        return (scheduler is not None and scheduler.owns_current_thread()) or self._listeners.is_bus_thread()
 
     # -- errors ----------------------------------------------------------------------------------
     def _report_error(self, error: DStreamsError, cause: BaseException) -> None:
-        error.__cause__ = cause
-        import logging
-
-        logging.getLogger("dstreams").error("%s", error)
-        self._error = error
+        """Record a batch error: logged now, raised by ``awaitTermination*`` (the stream goes on)."""
+        if error.__cause__ is None:
+            error.__cause__ = cause
+        log.error("%s", error, exc_info=cause)
+        with self._termination:
+            self._error = error
+            self._termination.notify_all()
 
     def _raise_error(self) -> None:
         if self._error is not None:

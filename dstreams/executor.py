@@ -1,7 +1,24 @@
 """Where batch plans run. The scheduler hands plans to an executor; operators never see it.
 
+Every compiled stretch of operators becomes one Polars ``LazyFrame``; ``Batch`` evaluation passes it
+to :func:`current` ``.collect([...])``. The scheduler makes the context's executor current on its
+timer and runner threads (``StreamingContext(..., executor=MyExecutor())``) and calls
+``shutdown()`` once when the context stops.
+
 The default :class:`LocalExecutor` runs Polars plans in-process (Polars and DuckDB use every core).
-A distributed executor (Ray, see ``docs``) implements the same two methods.
+A distributed executor (Ray, see ``shared/notes/distributed.md``) implements the same two methods:
+
+>>> class CountingExecutor(LocalExecutor):
+...     def __init__(self):
+...         self.plans = 0
+...     def collect(self, plans):
+...         self.plans += len(plans)
+...         return super().collect(plans)
+
+Contract: ``collect`` may be called from the timer and the runner thread at once (a source's batch
+is read while the previous batch is processed), so an executor must be thread-safe; it returns one
+Arrow table per plan, in order, and raises the plan's error unchanged (the engine names the
+operator and batch time).
 """
 
 from __future__ import annotations
@@ -35,9 +52,7 @@ class LocalExecutor(Executor):
 
 
 _DEFAULT = LocalExecutor()
-_current: contextvars.ContextVar[Executor] = contextvars.ContextVar(
-    "executor", default=_DEFAULT
-)
+_current: contextvars.ContextVar[Executor] = contextvars.ContextVar("executor", default=_DEFAULT)
 
 
 def current() -> Executor:

@@ -12,9 +12,14 @@ Callbacks get event objects as in PySpark: ``onBatchCompleted(batchCompleted)`` 
 
 from __future__ import annotations
 
+import collections
 import logging
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from .errors import ConfigurationError
 
 log = logging.getLogger("dstreams")
 
@@ -26,17 +31,49 @@ class Time(int):
         return int(self)
 
 
+# PySpark's listener objects are py4j proxies, so every field is read with a call: ``info.name()``.
+# These wrappers let one attribute serve both styles: ``info.name == info.name() == "pprint"``.
+class _IntField(int):
+    def __call__(self) -> int:
+        return int(self)
+
+
+class _StrField(str):
+    def __call__(self) -> str:
+        return str(self)
+
+
+class _FlagField(int):
+    """A bool that can be called (``bool`` cannot be subclassed)."""
+
+    def __call__(self) -> bool:
+        return bool(self)
+
+    def __repr__(self) -> str:
+        return repr(bool(self))
+
+    __str__ = __repr__
+
+
+class _DictField(dict):
+    def __call__(self) -> dict:
+        return self
+
+
 def _or_minus_one(value: int | None) -> int:
     return -1 if value is None else value
 
 
 @dataclass
 class StreamInputInfo:
-    """What one input stream contributed to a batch."""
+    """What one input stream contributed to a batch (``metadata`` is also callable, as in PySpark)."""
 
     input_stream_id: int
     num_records: int
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.metadata = _DictField(self.metadata)
 
     def inputStreamId(self) -> int:
         return self.input_stream_id
@@ -50,7 +87,11 @@ class StreamInputInfo:
 
 @dataclass
 class OutputOperationInfo:
-    """One output operation of one batch; ``failure_reason`` is None on success."""
+    """One output operation of one batch; ``failure_reason`` is None on success.
+
+    ``id``, ``name`` and ``description`` are plain values that can also be called (``info.name()``),
+    as PySpark's py4j objects are.
+    """
 
     batch_time: int
     id: int
@@ -59,6 +100,11 @@ class OutputOperationInfo:
     start_time: int | None = None
     end_time: int | None = None
     failure_reason: str | None = None
+
+    def __post_init__(self) -> None:
+        self.id = _IntField(self.id)
+        self.name = _StrField(self.name)
+        self.description = _StrField(self.description)
 
     def batchTime(self) -> Time:
         return Time(self.batch_time)
@@ -151,6 +197,11 @@ class BatchInfo:
 
 @dataclass
 class ReceiverInfo:
+    """A source's receiver, as reported in ``onReceiverStarted/Error/Stopped``.
+
+    ``name``, ``active`` and ``location`` can also be called (``info.active()``), as in PySpark.
+    """
+
     stream_id: int
     name: str
     active: bool = True
@@ -160,8 +211,16 @@ class ReceiverInfo:
     last_error: str = ""
     last_error_time: int = -1
 
+    def __post_init__(self) -> None:
+        self.name = _StrField(self.name)
+        self.active = _FlagField(bool(self.active))  # type: ignore[assignment]
+        self.location = _StrField(self.location)
+
     def streamId(self) -> int:
         return self.stream_id
+
+    def executorId(self) -> str:
+        return self.executor_id
 
     def lastErrorMessage(self) -> str:
         return self.last_error_message
@@ -176,7 +235,12 @@ class ReceiverInfo:
 # Events: PySpark hands wrappers whose accessor returns the info.
 @dataclass
 class StreamingStarted:
+    """``time`` is epoch ms; ``streamingStarted.time()`` also works, as in PySpark."""
+
     time: int
+
+    def __post_init__(self) -> None:
+        self.time = _IntField(self.time)
 
 
 @dataclass
@@ -204,7 +268,10 @@ class ReceiverEvent:
 
 
 class StreamingListener:
-    """Override the callbacks you need; all default to doing nothing."""
+    """Override the callbacks you need; all default to doing nothing.
+
+    Callbacks run one at a time on the ``dstreams-listener`` thread, in the order the events happened.
+    """
 
     def onStreamingStarted(self, streamingStarted: StreamingStarted) -> None: ...
 
@@ -225,18 +292,123 @@ class StreamingListener:
     def onOutputOperationCompleted(self, outputOperationCompleted: OutputOperationEvent) -> None: ...
 
 
+_RECEIVER_CALLBACKS = {
+    "started": "onReceiverStarted",
+    "error": "onReceiverError",
+    "stopped": "onReceiverStopped",
+}
+
+
 class ListenerBus:
-    """Calls every listener in order; a listener that raises is logged, never stops the stream."""
+    """Delivers events to every listener on one thread, in posting order, as Spark's listener bus.
+
+    Posting never blocks the scheduler and a slow listener never delays a batch. A listener that
+    raises is logged and the stream goes on. While the bus is not running (before ``start()``, after
+    ``stop()``) events are delivered on the posting thread.
+
+    Sources report their receivers with :meth:`post_receiver`::
+
+        ssc._listeners.post_receiver("started", ReceiverInfo(stream_id=self._id, name="SocketReceiver"))
+    """
 
     def __init__(self) -> None:
         self.listeners: list[StreamingListener] = []
+        self._queue: collections.deque[tuple[str, Any]] = collections.deque()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._posted = 0
+        self._delivered = 0
 
     def add(self, listener: StreamingListener) -> None:
         self.listeners.append(listener)
 
+    def remove(self, listener: StreamingListener) -> None:
+        if listener in self.listeners:
+            self.listeners.remove(listener)
+
     def post(self, callback: str, event: Any) -> None:
+        """Queue ``listener.<callback>(event)`` for every listener."""
+        with self._cond:
+            if self._thread is not None and not self._stopping:
+                self._queue.append((callback, event))
+                self._posted += 1
+                self._cond.notify_all()
+                return
+        self._deliver(callback, event)
+
+    def post_receiver(self, kind: str, info: ReceiverInfo) -> None:
+        """For sources: ``kind`` is ``"started"``, ``"error"`` or ``"stopped"``."""
+        try:
+            callback = _RECEIVER_CALLBACKS[kind]
+        except KeyError:
+            raise ConfigurationError(
+                f"post_receiver: kind must be one of {sorted(_RECEIVER_CALLBACKS)}, got {kind!r}"
+            ) from None
+        self.post(callback, ReceiverEvent(info))
+
+    # -- life cycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        with self._cond:
+            if self._thread is not None:
+                return
+            self._stopping = False
+            self._thread = threading.Thread(target=self._loop, name="dstreams-listener", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Deliver the queued events, then end the thread (when called from a callback: no wait)."""
+        with self._cond:
+            thread = self._thread
+            self._stopping = True
+            self._cond.notify_all()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+            with self._cond:
+                if self._thread is thread:
+                    self._thread = None
+
+    def wait_until_empty(self, timeout: float | None = None) -> bool:
+        """Block until every event posted so far was delivered (at once on the bus thread itself)."""
+        if threading.current_thread() is self._thread:
+            return True
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            target = self._posted
+            while self._delivered < target:
+                thread = self._thread
+                if thread is None or not thread.is_alive():
+                    return True  # nothing left to deliver them
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(0.1 if remaining is None else min(remaining, 0.1))
+            return True
+
+    def is_bus_thread(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    # -- delivery --------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping:
+                    self._cond.wait()
+                if not self._queue:
+                    self._cond.notify_all()
+                    return
+                callback, event = self._queue.popleft()
+            self._deliver(callback, event)
+            with self._cond:
+                self._delivered += 1
+                self._cond.notify_all()
+
+    def _deliver(self, callback: str, event: Any) -> None:
         for listener in list(self.listeners):
+            method = getattr(listener, callback, None)  # duck-typed listeners may skip callbacks
+            if method is None:
+                continue
             try:
-                getattr(listener, callback)(event)
+                method(event)
             except Exception:
-                log.exception("StreamingListener %r raised in %s", listener, callback)
+                log.exception("StreamingListener %r raised in %s; the stream goes on", listener, callback)

@@ -77,20 +77,31 @@ def write_batch_dir(path: str, write_parts: Callable[[str], None]) -> bool:
 
 
 def text_parts(partitions: Sequence[Sequence[Any]]) -> Callable[[str], None]:
-    """One ``part-NNNNN`` file per partition with ``str(element)`` per line."""
+    """One ``part-NNNNN`` file per partition, one line per element, as PySpark's ``saveAsTextFile``.
+
+    ``str`` elements are written as UTF-8, ``bytes`` as they are, anything else as ``str(element)``.
+    """
 
     def write(directory: str) -> None:
         for i, part in enumerate(partitions or [[]]):
-            with open(os.path.join(directory, f"part-{i:05d}"), "w", encoding="utf-8") as fh:
+            with open(os.path.join(directory, f"part-{i:05d}"), "wb") as fh:
                 for element in part:
-                    fh.write(f"{element}\n")
+                    fh.write(_text_line(element))
                 fh.flush()
                 os.fsync(fh.fileno())
 
     return write
 
 
+def _text_line(element: Any) -> bytes:
+    if isinstance(element, bytes):
+        return element + b"\n"
+    return f"{element}\n".encode()
+
+
 def parquet_parts(table: pa.Table) -> Callable[[str], None]:
+    """One ``part-00000.parquet`` file with the batch's columns."""
+
     def write(directory: str) -> None:
         path = os.path.join(directory, "part-00000.parquet")
         pq.write_table(table, path)

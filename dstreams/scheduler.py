@@ -2,17 +2,27 @@
 
 Two threads, as Spark's JobGenerator and JobScheduler:
 
-* the **timer** wakes at every batch time ``zero + k * interval`` (on the context's clock), asks each
-  source for the data of the interval that just ended and queues the batch;
-* the **runner** processes queued batches one at a time, in order: every output operation in the
-  order it was defined. A failing output marks the batch failed (listener + ``awaitTermination``)
-  and the next batches still run.
+* the **timer** (``dstreams-timer``) wakes at every batch time ``zero + k * interval`` on the
+  context's clock, asks each source for the data of the interval that just ended and queues the
+  batch;
+* the **runner** (``dstreams-runner``) processes queued batches one at a time, in order: every output
+  operation in the order it was defined. A failing output marks the batch failed (listener +
+  ``awaitTermination``) and the next batches still run.
 
-With a :class:`ManualClock`, ``clock.advance()`` returns once every batch it made due is processed.
+Work that computes batches runs with the context's :class:`~dstreams.executor.Executor` made current
+on both threads. Listener events go through the context's :class:`~dstreams.listener.ListenerBus`.
+
+With a :class:`ManualClock`, ``clock.advance()`` returns once every batch it made due is processed
+and its listener events are delivered.
+
+Difference from Spark: every output operation is listed in every batch's ``BatchInfo`` (an output
+whose parent has no batch at that time, e.g. a window between slides, completes without running);
+Spark lists only the outputs that generated a job.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -36,44 +46,58 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dstreams")
 
+_STOP = object()  # queued last by stop(): the runner ends after the batches before it
+
 
 class Scheduler:
+    """Runs the batches of one started context; created by ``ssc.start()``, ended by ``ssc.stop()``."""
+
     def __init__(self, ssc: StreamingContext):
         self._ssc = ssc
         self._clock = ssc.clock
         self._graph = ssc._graph
+        self._bus = ssc._listeners
         self._interval = ssc._batch_ms
-        self._queue: queue.Queue[tuple[int, BatchInfo] | None] = queue.Queue()
+        self._queue: queue.Queue = queue.Queue()
         self._stop_timer = threading.Event()
         self._stop_runner = threading.Event()
         self._progress = threading.Condition()
         self._last_generated: int | None = None
         self._last_processed: int | None = None
+        self._next_time = 0
         self._timer: threading.Thread | None = None
         self._runner: threading.Thread | None = None
+        self._shutdown_on_exit = False
         self.completed: list[BatchInfo] = []  # last batches, newest last (kept bounded)
-        self.retained = 1000
+        self.retained = 1000  # as spark.streaming.ui.retainedBatches
         self.executor = ssc._executor
 
     # -- life cycle ------------------------------------------------------------------------------
     def start(self) -> None:
         now = self._clock.now_ms()
-        # As Spark: the first batch is the next multiple of the interval after now.
+        # As Spark's RecurringTimer: the first batch is the next multiple of the interval after now.
         first = (now // self._interval + 1) * self._interval
         self._graph.start(first - self._interval)
         for source in self._graph.inputs:
             source._start()
         self._next_time = first
-        self._ssc._listeners.post("onStreamingStarted", StreamingStarted(now))
-        subscribe = getattr(self._clock, "_subscribe", None)
-        if subscribe is not None:
-            subscribe(self._wait_for_time)
+        self._bus.post("onStreamingStarted", StreamingStarted(now))
         self._timer = threading.Thread(target=self._timer_loop, name="dstreams-timer", daemon=True)
         self._runner = threading.Thread(target=self._runner_loop, name="dstreams-runner", daemon=True)
         self._runner.start()
         self._timer.start()
+        subscribe = getattr(self._clock, "_subscribe", None)
+        if subscribe is not None:
+            subscribe(self._wait_for_time)
 
     def stop(self, graceful: bool) -> None:
+        """Stop the timer, then process the queued batches (``graceful``) or drop them.
+
+        Safe from inside a batch (e.g. ``ssc.stop()`` in ``foreachRDD``): the runner is then not
+        joined; it finishes the current batch and ends.
+        """
+        if not graceful:
+            self._stop_runner.set()  # first: the batch being processed is the last one
         self._stop_timer.set()
         self._clock.wake()
         if self._timer is not None and self._timer is not threading.current_thread():
@@ -83,43 +107,62 @@ class Scheduler:
                 source._stop()
             except Exception:
                 log.exception("stopping source %r failed", source)
-        if not graceful:
-            self._stop_runner.set()
-        self._queue.put(None)
-        if self._runner is not None and self._runner is not threading.current_thread():
+        self._queue.put(_STOP)
+        on_runner = self._runner is threading.current_thread()
+        if self._runner is not None and not on_runner:
             self._runner.join()
         unsubscribe = getattr(self._clock, "_unsubscribe", None)
         if unsubscribe is not None:
             unsubscribe(self._wait_for_time)
-        self.executor.shutdown()
+        if on_runner:
+            self._shutdown_on_exit = True  # the current batch may still use the executor
+        else:
+            self.executor.shutdown()
         with self._progress:
             self._progress.notify_all()
 
+    def owns_current_thread(self) -> bool:
+        """True on the timer or runner thread (where waiting for batches would deadlock)."""
+        return threading.current_thread() in (self._timer, self._runner)
+
     # -- timer -----------------------------------------------------------------------------------
     def _timer_loop(self) -> None:
-        while not self._stop_timer.is_set():
-            t = self._next_time
-            if not self._clock.wait_until(t, self._stop_timer):
-                return
-            try:
+        token = _executor.use(self.executor)
+        try:
+            while not self._stop_timer.is_set():
+                t = self._next_time
+                if not self._clock.wait_until(t, self._stop_timer):
+                    return
                 self._generate(t)
-            except Exception as error:
-                self._ssc._report_error(
-                    BatchError(f"generating batch {to_datetime(t)} ({t} ms) failed: {error}", batch_time=t),
-                    error,
-                )
-            self._next_time = t + self._interval
+                self._next_time = t + self._interval
+        finally:
+            _executor._current.reset(token)
 
     def _generate(self, t: int) -> None:
         info = BatchInfo(batch_time=t, submission_time=self._clock.now_ms())
-        for source in self._graph.inputs:
-            batch = source._allocate(t)
-            source._allocated[t] = batch
-            records = 0 if batch is None else batch.count()
-            info.stream_inputs[source._id] = StreamInputInfo(source._id, records)
+        try:
+            for source in self._graph.inputs:
+                batch = source._allocate(t)
+                source._allocated[t] = batch
+                records = 0 if batch is None else batch.count()
+                info.stream_inputs[source._id] = StreamInputInfo(source._id, records)
+        except Exception as error:
+            # As Spark's "Error generating jobs for time t": report it, skip the batch, go on.
+            wrapped = BatchError(
+                f"generating batch {to_datetime(t)} ({t} ms) failed in {source!r}: "
+                f"{type(error).__name__}: {error}",
+                operator=repr(source),
+                batch_time=t,
+            )
+            self._ssc._report_error(wrapped, error)
+            info = None
+        else:
+            for index, output in enumerate(self._graph.outputs):
+                info.output_operations[index] = OutputOperationInfo(t, index, output.name, output.name)
         with self._progress:
             self._last_generated = t
-        self._ssc._listeners.post("onBatchSubmitted", BatchEvent(info))
+        if info is not None:
+            self._bus.post("onBatchSubmitted", BatchEvent(_snapshot(info)))
         self._queue.put((t, info))
 
     # -- runner ----------------------------------------------------------------------------------
@@ -128,64 +171,102 @@ class Scheduler:
         try:
             while True:
                 item = self._queue.get()
-                if item is None or self._stop_runner.is_set():
-                    if item is None and self._queue.empty():
-                        return
-                    if self._stop_runner.is_set():
-                        return
-                    continue
+                if item is _STOP or self._stop_runner.is_set():
+                    return
                 self._process(*item)
         finally:
             _executor._current.reset(token)
+            if self._shutdown_on_exit:
+                self.executor.shutdown()
+            with self._progress:
+                self._progress.notify_all()
 
-    def _process(self, t: int, info: BatchInfo) -> None:
-        bus = self._ssc._listeners
+    def _process(self, t: int, info: BatchInfo | None) -> None:
+        try:
+            if info is not None:  # None: generating the batch failed (already reported)
+                self._run_outputs(t, info)
+        except Exception as error:  # an engine bug must not kill the runner
+            self._ssc._report_error(
+                BatchError(f"batch {to_datetime(t)} ({t} ms) failed: {error}", batch_time=t), error
+            )
+        finally:
+            try:
+                self._graph.forget_before(t)
+                for source in self._graph.inputs:
+                    source._allocated.pop(t, None)
+            finally:
+                with self._progress:
+                    self._last_processed = t
+                    self._progress.notify_all()
+
+    def _run_outputs(self, t: int, info: BatchInfo) -> None:
+        bus = self._bus
         info.processing_start_time = self._clock.now_ms()
-        bus.post("onBatchStarted", BatchEvent(info))
+        bus.post("onBatchStarted", BatchEvent(_snapshot(info)))
         for index, output in enumerate(self._graph.outputs):
-            op = OutputOperationInfo(t, index, output.name, output.name, start_time=self._clock.now_ms())
-            info.output_operations[index] = op
-            bus.post("onOutputOperationStarted", OutputOperationEvent(op))
+            op = info.output_operations[index]
+            op.start_time = self._clock.now_ms()
+            bus.post("onOutputOperationStarted", OutputOperationEvent(dataclasses.replace(op)))
             try:
                 output._run(t)
             except Exception as error:
                 wrapped = _batch_error(error, output.name, t)
+                wrapped.__cause__ = error
                 op.failure_reason = "".join(traceback.format_exception(wrapped)).strip()
                 self._ssc._report_error(wrapped, error)
             op.end_time = self._clock.now_ms()
-            bus.post("onOutputOperationCompleted", OutputOperationEvent(op))
+            bus.post("onOutputOperationCompleted", OutputOperationEvent(dataclasses.replace(op)))
         info.processing_end_time = self._clock.now_ms()
-        self._graph.forget_before(t)
-        for source in self._graph.inputs:
-            source._allocated.pop(t, None)
         self.completed.append(info)
         if len(self.completed) > self.retained:
             del self.completed[: len(self.completed) - self.retained]
-        bus.post("onBatchCompleted", BatchEvent(info))
-        with self._progress:
-            self._last_processed = t
-            self._progress.notify_all()
+        bus.post("onBatchCompleted", BatchEvent(_snapshot(info)))
 
     # -- manual clock support --------------------------------------------------------------------
     def _wait_for_time(self, now_ms: int) -> None:
-        """Block until every batch due at ``now_ms`` has been processed (or the context stops)."""
+        """Block until every batch due at ``now_ms`` was processed and its events delivered.
+
+        Returns at once on the engine's own threads (a batch or listener that moves the clock).
+        """
+        if self.owns_current_thread() or self._bus.is_bus_thread():
+            return
         zero = self._graph.zero_ms
         if zero is None or now_ms < zero + self._interval:
             return
         due = zero + (now_ms - zero) // self._interval * self._interval
         with self._progress:
-            while (self._last_processed is None or self._last_processed < due) and not (
-                self._stop_timer.is_set() and self._queue.empty()
-            ):
-                if self._stop_runner.is_set():
-                    return
+            while not self._caught_up(due):
                 self._progress.wait(0.05)
+        self._bus.wait_until_empty()
+
+    def _caught_up(self, due: int) -> bool:
+        processed = self._last_processed if self._last_processed is not None else -1
+        if processed >= due or self._stop_runner.is_set():
+            return True
+        if self._runner is None or not self._runner.is_alive():
+            return True
+        # the timer has ended (stopped): nothing more will come once the generated batches are done
+        generated = self._last_generated if self._last_generated is not None else -1
+        return not self._timer_alive() and processed >= generated
+
+    def _timer_alive(self) -> bool:
+        return self._timer is not None and self._timer.is_alive()
+
+
+def _snapshot(info: BatchInfo) -> BatchInfo:
+    """A copy for listeners: events are delivered later, while the scheduler updates ``info``."""
+    return dataclasses.replace(
+        info,
+        stream_inputs=dict(info.stream_inputs),
+        output_operations={k: dataclasses.replace(v) for k, v in info.output_operations.items()},
+    )
 
 
 def _batch_error(error: Exception, operator: str, t: int) -> BatchError:
     if isinstance(error, BatchError):
         op = error.operator or operator
-        message = f"batch {to_datetime(t)} ({t} ms) failed in {op} (output {operator}): {error}"
+        # The operator's own message already starts with its name: "map(<lambda> ...) failed: ..."
+        message = f"batch {to_datetime(t)} ({t} ms), output {operator}: {error}"
         return BatchError(message, operator=op, batch_time=t)
     if isinstance(error, DStreamsError):
         message = f"batch {to_datetime(t)} ({t} ms) failed in {operator}: {error}"
