@@ -253,6 +253,9 @@ def _run(base: tuple[pa.Table, Layout, int], ops: Sequence[Op]) -> tuple[pa.Tabl
                 # (Python's ints do not overflow), Polars expressions alone (to name the culprit).
                 for op in ops[i:j]:
                     if getattr(op, "has_python_form", False):
+                        note = getattr(op, "note_compiled_failure", None)
+                        if note is not None:
+                            note()
                         table, layout, nparts = _run_python(op, table, layout, nparts)
                     else:
                         table, layout, nparts = _run((table, layout, nparts), [op])

@@ -153,6 +153,9 @@ _TRACE_KINDS = {
 }
 
 
+_MAX_COMPILED_FAILURES = 3
+
+
 class ElementOp(Op):
     """``map``, ``flatMap``, ``filter``, ``mapValues``, ``flatMapValues`` with a user function."""
 
@@ -175,6 +178,8 @@ class ElementOp(Op):
         inputs = ["key", "value"] if shape.layout == "pair" else ["value"]
         if shape.layout == "row" or not shape.null_free(*inputs):
             return None  # None/pickled values: Python semantics (and errors) need the Python form
+        if any(shape.schema.get(c) == pl.Null for c in inputs):
+            return None  # an empty batch of unknown type: nothing to compile, nothing to warn about
         key = (shape.layout, tuple(shape.schema.get(c) for c in inputs), shape.num_partitions > 1)
         if key not in self._plans:
             self._plans[key] = self._compile(shape)
@@ -226,6 +231,20 @@ class ElementOp(Op):
         if keep:
             schema[PARTITION] = pl.Int32
         return Step(apply, layout, nparts, schema, frozenset())
+
+    def note_compiled_failure(self) -> None:
+        """The compiled plan raised and the batch was redone in Python (e.g. non-ASCII text for
+        ``lower()``, an int64 overflow). After a few such batches, stop paying for both."""
+        self._failures = getattr(self, "_failures", 0) + 1
+        if self._failures == _MAX_COMPILED_FAILURES and self.compile:
+            self.compile = False
+            warnings.warn(
+                f"{self.name} now runs row-wise in Python: its compiled form could not give Python's "
+                f"exact result on {_MAX_COMPILED_FAILURES} batches (e.g. non-ASCII text for lower(), "
+                "ints beyond 64 bits)",
+                FallbackWarning,
+                stacklevel=2,
+            )
 
     def _warn_fallback(self, shape: Shape) -> None:
         if not self._warn:
@@ -350,7 +369,7 @@ class ReduceByKeyOp(Op):
         self._reducers: dict[Any, Any] = {}
 
     def _reducer(self, dtype):
-        if tracing is None:
+        if tracing is None or dtype == pl.Null:
             return None
         if dtype not in self._reducers:
             self._reducers[dtype] = tracing.trace_reduce(self.fn, dtype)
