@@ -156,6 +156,10 @@ _TRACE_KINDS = {
 _MAX_COMPILED_FAILURES = 3
 
 
+def _capitalized(sentence: str) -> str:
+    return sentence[:1].upper() + sentence[1:]
+
+
 class ElementOp(Op):
     """``map``, ``flatMap``, ``filter``, ``mapValues``, ``flatMapValues`` with a user function."""
 
@@ -252,7 +256,8 @@ class ElementOp(Op):
         self._warn = False
         hint = tracing.fallback_hint(self.fn, self.kind) if tracing is not None else ""
         warnings.warn(
-            f"{self.name} runs row-wise in Python (it could not be compiled to a Polars expression). {hint}",
+            f"{self.name} runs row-wise in Python (it could not be compiled to a Polars expression). "
+            f"{_capitalized(hint)}",
             FallbackWarning,
             stacklevel=2,
         )
@@ -375,9 +380,10 @@ class ReduceByKeyOp(Op):
             self._reducers[dtype] = tracing.trace_reduce(self.fn, dtype)
             if self._reducers[dtype] is None and not self._warned:
                 self._warned = True
+                hint = tracing.fallback_hint(self.fn, "reduceByKey" if self.keyed else "reduce")
                 warnings.warn(
                     f"{self.name} runs in Python per key (the function could not be compiled). "
-                    f"{tracing.fallback_hint(self.fn, 'reduceByKey' if self.keyed else 'reduce')}",
+                    f"{_capitalized(hint)}",
                     FallbackWarning,
                     stacklevel=2,
                 )
