@@ -181,13 +181,22 @@ def _tuple_reader(f: pa.Field) -> Callable[[Any], Any]:
 def from_elements(
     elements: Sequence[Any], partition_sizes: Sequence[int] | None = None
 ) -> tuple[pa.Table, Layout]:
-    """Build a table from Python elements; 2-tuples throughout make a pair layout."""
-    if elements and all(type(e) is tuple and len(e) == 2 for e in elements):
+    """Build a table from Python elements; 2-tuples throughout make a pair layout and
+    ``Row``s with the same fields throughout make one column per field (row layout)."""
+    names = _common_row_fields(elements)
+    if names is not None:
+        arrays, fields = [], []
+        for i, name in enumerate(names):
+            array, mark = to_array([e[i] for e in elements])
+            arrays.append(array)
+            fields.append(field(name, array, mark))
+        layout: Layout = "row"
+    elif elements and all(type(e) is tuple and len(e) == 2 for e in elements):
         keys, key_mark = to_array([e[0] for e in elements])
         values, value_mark = to_array([e[1] for e in elements])
         fields = [field("key", keys, key_mark), field("value", values, value_mark)]
         arrays = [keys, values]
-        layout: Layout = "pair"
+        layout = "pair"
     else:
         values, mark = to_array(list(elements))
         fields, arrays, layout = [field("value", values, mark)], [values], "value"
@@ -196,6 +205,17 @@ def from_elements(
         arrays.append(pa.array(ids, pa.int32()))
         fields.append(pa.field(PARTITION, pa.int32()))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields)), layout
+
+
+def _common_row_fields(elements: Sequence[Any]) -> tuple[str, ...] | None:
+    if not elements or type(elements[0]) is not Row:
+        return None
+    names = elements[0].__fields__
+    if not names or PARTITION in names or len(set(names)) != len(names):
+        return None
+    if all(type(e) is Row and e.__fields__ == names for e in elements):
+        return names
+    return None
 
 
 def to_elements(table: pa.Table, layout: Layout) -> list[Any]:

@@ -224,7 +224,6 @@ class StreamingContext:
 
         register_table(self, name, source, refresh=refresh)
 
-
     # -- life cycle ------------------------------------------------------------------------------
     def start(self) -> None:
         """Start processing; returns at once (the scheduler runs on background threads).

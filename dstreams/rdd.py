@@ -30,6 +30,13 @@ class RDD:
         self._batch = batch
         self.ctx = ctx
 
+    @property
+    def context(self) -> Any:
+        """The SparkContext (PySpark's ``rdd.context``)."""
+        from .spark import SparkContext
+
+        return self.ctx if self.ctx is not None else SparkContext.getOrCreate()
+
     # -- conversions ---------------------------------------------------------------------------
     def toArrow(self) -> pa.Table:
         """The batch as a ``pyarrow.Table`` (``value`` or ``key``/``value`` columns for Spark-style data)."""
