@@ -329,6 +329,8 @@ class ListenerBus:
 
     def post(self, callback: str, event: Any) -> None:
         """Queue ``listener.<callback>(event)`` for every listener."""
+        if not self.listeners:
+            return  # nothing to deliver: skip the queue and the thread wake-up
         with self._cond:
             if self._thread is not None and not self._stopping:
                 self._queue.append((callback, event))

@@ -14,7 +14,7 @@ def word_rows(ssc):
 
 
 def test_select_explode_group_by(ssc, clock):
-    counts = word_rows(ssc).group_by("value").agg(pl.len().alias("n"))
+    counts = word_rows(ssc).group_by("value", maintain_order=True).agg(pl.len().alias("n"))
     got = run_batches(ssc, clock, counts, 3)
     assert [[r.asDict() for r in batch] for batch in got] == [
         [{"value": "a", "n": 2}, {"value": "b", "n": 1}, {"value": "c", "n": 1}],
@@ -24,7 +24,7 @@ def test_select_explode_group_by(ssc, clock):
 
 
 def test_group_by_len_shortcut(ssc, clock):
-    counts = word_rows(ssc).group_by("value").len("count")
+    counts = word_rows(ssc).group_by("value", maintain_order=True).len("count")
     got = run_batches(ssc, clock, counts, 1)
     assert [tuple(r) for r in got[0]] == [("a", 2), ("b", 1), ("c", 1)]
 
@@ -77,7 +77,7 @@ def test_pipe_and_foreach_batch(ssc, clock):
 
 
 def test_switch_faces_both_ways(ssc, clock, both_paths):
-    pairs = word_rows(ssc).group_by("value").len("n").to_pairs("value", "n")
+    pairs = word_rows(ssc).group_by("value", maintain_order=True).len("n").to_pairs("value", "n")
     doubled = pairs.mapValues(lambda n: n * 2).to_rows().with_columns(pl.col("value") + 1)
     got = run_batches(ssc, clock, doubled, 2)
     assert [[tuple(r) for r in b] for b in got] == [[("a", 5), ("b", 3), ("c", 3)], [("b", 3)]]
