@@ -32,7 +32,7 @@ import pyarrow as pa
 from . import codec, ops, outputs
 from .batch import Batch, Op, Shape, Step
 from .codec import PARTITION
-from .errors import ConfigurationError, SchemaError
+from .errors import BatchError, ConfigurationError, DStreamsError, SchemaError
 from .rdd import RDD
 
 if TYPE_CHECKING:
@@ -171,7 +171,7 @@ class DStream:
 
     def countByValue(self) -> DStream:
         """``(element, count)`` per distinct element: ``words.countByValue()``."""
-        return self._then(ops.CountByValueOp())
+        return self._then(ops.CountByValueOp(self._partitions(None)))
 
     def _partitions(self, n: int | None) -> int:
         return n if n is not None else self._ssc.sparkContext.defaultParallelism
@@ -217,7 +217,11 @@ class DStream:
         if n not in (1, 2):
             raise ConfigurationError(f"transform: func should take one or two arguments, {func!r} takes {n}")
         return _TransformedDStream(
-            self._ssc, [self], func if n == 2 else (lambda t, rdd: func(rdd)), "transform"
+            self._ssc,
+            [self],
+            func if n == 2 else (lambda t, rdd: func(rdd)),
+            "transform",
+            label=ops.describe(func),
         )
 
     def transformWith(
@@ -233,7 +237,9 @@ class DStream:
         if self._slide_ms != other._slide_ms:
             raise ValueError("the two DStream should have same slide duration")
         f = func if n == 3 else (lambda t, a, b: func(a, b))
-        return _TransformedDStream(self._ssc, [self, other], f, "transformWith", empty_for_missing=True)
+        return _TransformedDStream(
+            self._ssc, [self, other], f, "transformWith", empty_for_missing=True, label=ops.describe(func)
+        )
 
     def union(self, other: DStream) -> DStream:
         """Elements of this stream, then of ``other``, per batch: ``a.union(b)``."""
@@ -325,8 +331,131 @@ class DStream:
         return found
 
     # -- windows and state (implemented in dstreams/window.py and dstreams/state.py) -----------
+    def reduceByKeyAndWindow(
+        self,
+        func: Callable[[Any, Any], Any],
+        invFunc: Callable[[Any, Any], Any] | None,
+        windowDuration: float,
+        slideDuration: float | None = None,
+        numPartitions: int | None = None,
+        filterFunc: Callable[[Any], bool] | None = None,
+    ) -> DStream:
+        """Reduce the values of each key over a sliding window, as Spark.
+
+        With ``invFunc`` and a window of at least 5 slides the window is kept incrementally
+        (previous window + new batch - batch that left); keys that fall back to the neutral value
+        stay unless ``filterFunc`` drops them. ``+``/``-`` pairs run in Polars.
+
+        >>> pairs.reduceByKeyAndWindow(operator.add, operator.sub, 30, 10)
+        >>> pairs.reduceByKeyAndWindow(add, sub, 30, 10, filterFunc=lambda kv: kv[1] > 0)
+        """
+        from . import window
+
+        return window.reduce_by_key_and_window(
+            self, func, invFunc, windowDuration, slideDuration, numPartitions, filterFunc
+        )
+
+    def reduceByWindow(
+        self,
+        reduceFunc: Callable[[Any, Any], Any],
+        invReduceFunc: Callable[[Any, Any], Any] | None,
+        windowDuration: float,
+        slideDuration: float | None,
+    ) -> DStream:
+        """One element per window: all elements reduced: ``nums.reduceByWindow(add, sub, 30, 10)``."""
+        from . import window
+
+        return window.reduce_by_window(self, reduceFunc, invReduceFunc, windowDuration, slideDuration)
+
+    def countByWindow(self, windowDuration: float, slideDuration: float | None) -> DStream:
+        """The number of elements in each window: ``events.countByWindow(60, 10)``."""
+        from . import window
+
+        return window.count_by_window(self, windowDuration, slideDuration)
+
+    def countByValueAndWindow(
+        self, windowDuration: float, slideDuration: float | None, numPartitions: int | None = None
+    ) -> DStream:
+        """``(element, count)`` over each window, counts above 0: ``words.countByValueAndWindow(30, 10)``."""
+        from . import window
+
+        return window.count_by_value_and_window(self, windowDuration, slideDuration, numPartitions)
+
+    def groupByKeyAndWindow(
+        self, windowDuration: float, slideDuration: float | None, numPartitions: int | None = None
+    ) -> DStream:
+        """``(key, [values...])`` over each window, in arrival order: ``pairs.groupByKeyAndWindow(30, 10)``.
+
+        As PySpark, with a window of at least 5 slides a key whose values all left stays, with ``[]``.
+        """
+        from . import window
+
+        return window.group_by_key_and_window(self, windowDuration, slideDuration, numPartitions)
+
+    def updateStateByKey(
+        self,
+        updateFunc: Callable[[list[Any], Any], Any],
+        numPartitions: int | None = None,
+        initialRDD: Any = None,
+    ) -> DStream:
+        """Running state per key: ``updateFunc(new_values, old_state_or_None)`` for every key, every batch.
+
+        A ``None`` result removes the key; the whole state is emitted each batch. Running sums and
+        counts written as below run as one Polars group-by (no Python per key).
+
+        >>> counts = pairs.updateStateByKey(lambda new, old: sum(new) + (old or 0))
+        """
+        from . import state
+
+        return state.update_state_by_key(self, updateFunc, numPartitions, initialRDD)
+
+    def mapWithState(self, spec: Any) -> DStream:
+        """Per-key state touched only by the keys of each batch (Spark's Scala ``mapWithState``).
+
+        ``StateSpec.function(fn)``: ``fn(key, value, state)`` per record, its results form the
+        stream; ``.timeout(seconds)`` gives idle keys a last call; ``.stateSnapshots()`` on the
+        result streams the whole state. ``StateSpec.native(...)`` takes Polars expressions.
+
+        >>> totals = pairs.mapWithState(StateSpec.function(track).timeout(60))
+        """
+        from . import mapstate
+
+        return mapstate.map_with_state(self, spec)
+
+    def event_time(self, column: str, watermark: float = 0) -> DStream:
+        """Event-time processing on ``column``, tolerating ``watermark`` seconds of disorder.
+
+        The result has ``window(length, slide=None)``, ``session(gap)`` (then ``group_by(...).agg(...)``)
+        and ``late_rows()``; each window is emitted once, when the watermark passes its end.
+
+        >>> events.event_time("ts", watermark=10).window(60).group_by("user").agg(pl.len())
+        """
+        from . import eventtime
+
+        return eventtime.EventTimeDStream(self, column, watermark)
 
     # -- SQL (implemented in dstreams.sql) ------------------------------------------------------
+    def sql(self, query: str, name: str = "batch") -> DStream:
+        """A DuckDB SQL query over each batch, registered as ``name`` (``batch``); returns a DStream.
+
+        Columns are ``value`` (scalars), ``key``/``value`` (pairs) or the stream's own columns.
+
+        >>> words.sql("SELECT value AS word, count(*) AS n FROM batch GROUP BY value")
+        """
+        from dstreams.sql.stream import stream_sql
+
+        return stream_sql(self, query, name)
+
+    def to_duckdb(
+        self, database: str, table: str, mode: str = "append", key: str | Sequence[str] | None = None
+    ) -> None:
+        """Output: write each batch into a DuckDB table exactly once (one transaction per batch).
+
+        >>> counts.to_duckdb("warehouse.duckdb", "word_counts", mode="upsert", key="word")
+        """
+        from dstreams.sql.sink import to_duckdb
+
+        to_duckdb(self, database, table, mode=mode, key=key)
 
     # -- outputs ---------------------------------------------------------------------------------
     def foreachRDD(self, func: Callable[..., Any]) -> None:
@@ -390,8 +519,11 @@ class DStream:
         """Rename columns: ``pairs.rename({"key": "word", "value": "n"})``."""
         return self._native("rename", lambda lf: lf.rename(mapping))
 
-    def group_by(self, *by: Any, maintain_order: bool = True) -> GroupedDStream:
-        """Group each batch: ``words.group_by("value").agg(pl.len())``."""
+    def group_by(self, *by: Any, maintain_order: bool = False) -> GroupedDStream:
+        """Group each batch: ``words.group_by("value").agg(pl.len())``.
+
+        As in Polars, groups come out in no particular order unless ``maintain_order=True``.
+        """
         return GroupedDStream(self, by, maintain_order)
 
     def pipe(self, fn: Callable[[pl.LazyFrame], pl.LazyFrame]) -> DStream:
@@ -455,8 +587,20 @@ class NativeOp(Op):
 
     def __init__(self, name: str, fn: Callable[[pl.LazyFrame], pl.LazyFrame], layout: str | None = None):
         self.name, self.fn, self._layout = name, fn, layout
+        self._steps: dict[tuple, Step] = {}
 
     def plan(self, shape: Shape) -> Step:
+        # Resolving the output schema costs more than the rest of the batch's Python work on
+        # small batches: do it once per input schema.
+        key = (tuple(shape.schema.items()), shape.layout, shape.pickled)
+        step = self._steps.get(key)
+        if step is None:
+            if len(self._steps) > 64:
+                self._steps.clear()
+            step = self._steps[key] = self._plan(shape)
+        return step
+
+    def _plan(self, shape: Shape) -> Step:
         if shape.pickled:
             raise SchemaError(
                 f"{self.name}: column(s) {sorted(shape.pickled)} hold Python objects of mixed or "
@@ -491,9 +635,10 @@ class _OpDStream(DStream):
 
 
 class _TransformedDStream(DStream):
-    def __init__(self, ssc, parents, func, name: str, empty_for_missing: bool = False):
+    def __init__(self, ssc, parents, func, name: str, empty_for_missing: bool = False, label: str = ""):
         super().__init__(ssc, parents)
-        self._func, self._name, self._empty_for_missing = func, name, empty_for_missing
+        self._func, self._empty_for_missing = func, empty_for_missing
+        self._name = f"{name}({label})" if label else name
 
     def _compute(self, t: int) -> Batch | None:
         batches = [p._get(t) for p in self._parents]
@@ -502,7 +647,13 @@ class _TransformedDStream(DStream):
                 return None
             batches = [Batch.empty(1) if b is None else b for b in batches]
         sc = self._ssc.sparkContext
-        result = self._func(outputs.to_datetime(t), *(RDD(b, sc) for b in batches))
+        try:
+            result = self._func(outputs.to_datetime(t), *(RDD(b, sc) for b in batches))
+        except DStreamsError:
+            raise
+        except Exception as error:
+            message = f"{self._name} failed: {type(error).__name__}: {error}"
+            raise BatchError(message, operator=self._name) from error
         if result is None:
             return None
         if not isinstance(result, RDD):
