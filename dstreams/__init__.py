@@ -12,6 +12,7 @@ from .dstream import DStream
 from .errors import BatchError, ConfigurationError, DStreamsError, NotSupportedError, SchemaError
 from .executor import Executor, LocalExecutor
 from .listener import BatchInfo, OutputOperationInfo, ReceiverInfo, StreamingListener
+from .mapstate import State, StateSpec
 from .ops import FallbackWarning
 from .rdd import RDD
 from .row import Row
@@ -35,6 +36,8 @@ __all__ = [
     "SchemaError",
     "SparkConf",
     "SparkContext",
+    "State",
+    "StateSpec",
     "StorageLevel",
     "StreamingContext",
     "StreamingListener",

@@ -692,6 +692,15 @@ class _WindowedDStream(DStream):
             return Batch.empty(1)
         return Batch(*ops.union(present))
 
+    def group_by(self, *by: Any, maintain_order: bool = True) -> Any:
+        """Windowed aggregation kept incrementally where the aggregates allow (sum, len, mean).
+
+        >>> events.window(60, 10).group_by("user").agg(pl.len(), pl.col("amount").sum())
+        """
+        from .window import WindowedGroupBy
+
+        return WindowedGroupBy(self, by)
+
 
 class _ForEachDStream(DStream):
     """An output operation: runs ``func(time_ms, batch)`` when the parent has a batch."""
@@ -735,4 +744,12 @@ class InputDStream(DStream):
         """Called by ``ssc.stop()``."""
 
     def _compute(self, t: int) -> Batch | None:
-        return self._allocated.pop(t, None)
+        # Kept until the graph forgets batch t: a window with a slide longer than the batch
+        # reads several allocated batches when it runs, not only the current one.
+        return self._allocated.get(t)
+
+    def _forget_before(self, t: int) -> None:
+        super()._forget_before(t)
+        horizon = t - self._remember_ms
+        for old in [k for k in self._allocated if k <= horizon]:
+            del self._allocated[old]

@@ -191,9 +191,7 @@ class Scheduler:
             )
         finally:
             try:
-                self._graph.forget_before(t)
-                for source in self._graph.inputs:
-                    source._allocated.pop(t, None)
+                self._graph.forget_before(t)  # sources drop their allocated data here too
             finally:
                 with self._progress:
                     self._last_processed = t
@@ -216,6 +214,8 @@ class Scheduler:
                 self._ssc._report_error(wrapped, error)
             op.end_time = self._clock.now_ms()
             bus.post("onOutputOperationCompleted", OutputOperationEvent(dataclasses.replace(op)))
+        # Event-time streams count rows that came after the watermark had passed their window.
+        info.late_rows = sum(s._late_rows_at(t) for s in self._graph.streams if hasattr(s, "_late_rows_at"))
         info.processing_end_time = self._clock.now_ms()
         self.completed.append(info)
         if len(self.completed) > self.retained:
