@@ -203,6 +203,56 @@ class StreamingContext:
 
         return GeneratorInputDStream(self, kind, rate, **options)
 
+    def socketTextStream(self, hostname: str, port: int, storageLevel: Any = None, **options: Any) -> DStream:
+        """UTF-8 ``\\n``-delimited lines from a TCP server (this side connects as a client), each in the
+        batch whose interval it arrives in. Reconnects with backoff; a line that is not UTF-8 or is
+        longer than ``maxLineLength`` is reported and kept in a quarantine file
+        (``dstreams.receivers.socket``).
+
+        >>> ssc.socketTextStream("localhost", 9999).flatMap(lambda line: line.split(" ")).pprint()
+        """
+        from dstreams.receivers.socket import socket_text_stream
+
+        return socket_text_stream(self, hostname, port, storageLevel, **options)
+
+    def textFileStream(self, directory: str, **options: Any) -> DStream:
+        """Lines of the new text files in ``directory`` (a path or glob), by modification time.
+
+        >>> ssc.textFileStream("incoming/").pprint()      # move files in atomically
+        """
+        from dstreams.receivers.files import FileInputDStream
+
+        return FileInputDStream(self, directory, "text", **options)
+
+    def binaryRecordsStream(self, directory: str, recordLength: int, **options: Any) -> DStream:
+        """Fixed-length ``bytes`` records of the new files in ``directory``.
+
+        >>> ssc.binaryRecordsStream("incoming/", recordLength=16).count().pprint()
+        """
+        from dstreams.receivers.files import FileInputDStream
+
+        return FileInputDStream(self, directory, "binary", recordLength=recordLength, **options)
+
+    def fileStream(self, directory: str, format: str = "text", schema: Any = None, **options: Any) -> DStream:
+        """New files read straight into Arrow: ``format`` is ``"csv"``, ``"json"`` (lines),
+        ``"parquet"``, ``"arrow"`` or ``"text"``; malformed records go to ``badRecordsPath`` or fail
+        the batch naming file and line (``dstreams.receivers.files``).
+
+        >>> ssc.fileStream("in/", "csv", schema={"id": pa.int64()}, header=True).pprint()
+        """
+        from dstreams.receivers.files import FileInputDStream
+
+        return FileInputDStream(self, directory, format, schema=schema, **options)
+
+    def receiverStream(self, receiver: Any, **options: Any) -> DStream:
+        """A stream fed by a custom :class:`dstreams.receivers.Receiver` running on its own thread.
+
+        >>> ssc.receiverStream(MyReceiver()).pprint()
+        """
+        from dstreams.receivers.receiver import ReceiverInputDStream
+
+        return ReceiverInputDStream(self, receiver, **options)
+
     # -- SQL (implemented in dstreams.sql) ------------------------------------------------------
     def sql(self, query: str, **streams: DStream) -> DStream:
         """One DuckDB SQL query per batch over several named streams; returns a DStream.

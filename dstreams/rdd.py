@@ -37,6 +37,12 @@ class RDD:
 
         return self.ctx if self.ctx is not None else SparkContext.getOrCreate()
 
+    def offsetRanges(self) -> list:
+        """Kafka offset ranges of this batch (direct Kafka streams only), as PySpark's ``HasOffsetRanges``."""
+        from dstreams.receivers.kafka import offset_ranges
+
+        return offset_ranges(self)
+
     # -- conversions ---------------------------------------------------------------------------
     def toArrow(self) -> pa.Table:
         """The batch as a ``pyarrow.Table`` (``value`` or ``key``/``value`` columns for Spark-style data)."""

@@ -98,10 +98,21 @@ class Scheduler:
         """
         if not graceful:
             self._stop_runner.set()  # first: the batch being processed is the last one
+        else:
+            # As Spark: stop receiving first, so what the receivers stored since the last batch
+            # can go into one final batch instead of being lost.
+            for source in self._graph.inputs:
+                stop_receiving = getattr(source, "_stop_receiving", None)
+                if stop_receiving is not None:
+                    stop_receiving()
         self._stop_timer.set()
         self._clock.wake()
         if self._timer is not None and self._timer is not threading.current_thread():
             self._timer.join()
+        if graceful and any(getattr(s, "_has_pending", lambda: False)() for s in self._graph.inputs):
+            # The final batch takes the next grid time at once rather than waiting for it.
+            self._generate(self._next_time)
+            self._next_time += self._interval
         for source in self._graph.inputs:
             try:
                 source._stop()
@@ -145,7 +156,8 @@ class Scheduler:
                 batch = source._allocate(t)
                 source._allocated[t] = batch
                 records = 0 if batch is None else batch.count()
-                info.stream_inputs[source._id] = StreamInputInfo(source._id, records)
+                meta = getattr(source, "_input_metadata", None)  # e.g. Kafka offsets, receiver rate
+                info.stream_inputs[source._id] = StreamInputInfo(source._id, records, meta(t) if meta else {})
         except Exception as error:
             # As Spark's "Error generating jobs for time t": report it, skip the batch, go on.
             wrapped = BatchError(
