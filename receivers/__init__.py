@@ -8,7 +8,7 @@ Each source is an ``InputDStream`` whose ``_allocate(t)`` returns the data of th
 * ``socket`` (``socketTextStream``): lines from a TCP server;
 * ``files`` (``textFileStream``, ``binaryRecordsStream``, ``fileStream``): new files in a directory;
 * ``ratecontrol``: the rate limiter and Spark's PID backpressure estimator;
-* ``kafka`` (``KafkaUtils.createDirectStream``): a direct Kafka stream with offset ranges, ``dstreams[kafka]``;
+* ``kafka`` (``KafkaUtils.createDirectStream``): direct Kafka stream, offset ranges, ``dstreams[kafka]``;
 * ``redis_streams`` (``RedisStreams.createStream``): a reliable Redis Streams receiver, ``dstreams[redis]``.
 """
 

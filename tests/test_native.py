@@ -3,8 +3,8 @@
 import polars as pl
 import pyarrow as pa
 import pytest
-
 from conftest import run_batches
+
 from dstreams import BatchError, SchemaError
 
 
