@@ -225,3 +225,32 @@ def _cell(value: Any) -> str:
 def ratio(x: float, baseline: float) -> float:
     """``x / baseline`` (NaN when either is missing)."""
     return x / baseline if baseline and baseline == baseline and x == x else float("nan")
+
+
+# -- driving the engine -------------------------------------------------------------------------
+Runner = tuple[Callable[[int], None], Callable[[], None]]
+"""``(advance(n_batches), close())``: how a benchmark drives one variant."""
+
+
+def engine_runner(build: Callable[[Any], Any], sink: Callable[[Any], None]) -> Runner:
+    """A StreamingContext on a ManualClock running ``build(ssc)`` into ``foreachRDD(sink)``.
+
+    ``advance(n)`` returns once n batches are processed, so only processing is timed; ``close()``
+    stops the context and re-raises the error of a failed batch.
+    """
+    from dstreams import ManualClock, StreamingContext
+
+    clock = ManualClock()
+    ssc = StreamingContext(batchDuration=1, clock=clock)
+    build(ssc).foreachRDD(sink)
+    ssc.start()
+
+    def advance(n: int) -> None:
+        for _ in range(n):
+            clock.advance(1)
+
+    def close() -> None:
+        ssc.stop(stopSparkContext=False)
+        ssc.awaitTerminationOrTimeout(0)
+
+    return advance, close

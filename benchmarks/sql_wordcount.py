@@ -43,7 +43,6 @@ QUERIES = {
     "words": "SELECT value AS word, count(*) AS n FROM batch GROUP BY value",
 }
 VARIANTS = {"s": "s: stream.sql", "d": "d: hand-written DuckDB loop"}
-_Runner = tuple[Callable[[int], None], Callable[[], None]]
 
 
 def _sink(checks: list[tuple[int, int]]) -> Callable[[pa.Table], None]:
@@ -53,26 +52,13 @@ def _sink(checks: list[tuple[int, int]]) -> Callable[[pa.Table], None]:
     return take
 
 
-def _stream_sql(queue: list[pa.Table], query: str, sink) -> _Runner:
-    from dstreams import ManualClock, StreamingContext
-
-    clock = ManualClock()
-    ssc = StreamingContext(batchDuration=1, clock=clock)
-    ssc.queueStream(queue).sql(query).foreachRDD(lambda rdd: sink(rdd.toArrow()))
-    ssc.start()
-
-    def advance(n: int) -> None:
-        for _ in range(n):
-            clock.advance(1)
-
-    def close() -> None:
-        ssc.stop(stopSparkContext=False)
-        ssc.awaitTerminationOrTimeout(0)  # re-raises the error of a failed batch
-
-    return advance, close
+def _stream_sql(queue: list[pa.Table], query: str, sink) -> _common.Runner:
+    return _common.engine_runner(
+        lambda ssc: ssc.queueStream(queue).sql(query), lambda rdd: sink(rdd.toArrow())
+    )
 
 
-def _duckdb_loop(queue: list[pa.Table], query: str, sink) -> _Runner:
+def _duckdb_loop(queue: list[pa.Table], query: str, sink) -> _common.Runner:
     con = duckdb.connect()
     pending = iter(queue)
 

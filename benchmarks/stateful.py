@@ -26,7 +26,6 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Callable
 from typing import Any
 
 import _common
@@ -61,29 +60,7 @@ def _keys(n_keys: int, hot: int, records: int, batch: int) -> pa.Table:
 # Variants: each builds (advance, close); advance(n) processes n more batches
 
 
-_Runner = tuple[Callable[[int], None], Callable[[], None]]
-
-
-def _engine(build: Callable[[Any], Any], sink: Callable[[Any], None]) -> _Runner:
-    from dstreams import ManualClock, StreamingContext
-
-    clock = ManualClock()
-    ssc = StreamingContext(batchDuration=1, clock=clock)
-    build(ssc).foreachRDD(sink)
-    ssc.start()
-
-    def advance(n: int) -> None:
-        for _ in range(n):
-            clock.advance(1)
-
-    def close() -> None:
-        ssc.stop(stopSparkContext=False)
-        ssc.awaitTerminationOrTimeout(0)  # re-raises the error of a failed batch
-
-    return advance, close
-
-
-def _window_variant(args: argparse.Namespace, window: int) -> tuple[_Runner, int]:
+def _window_variant(args: argparse.Namespace, window: int) -> tuple[_common.Runner, int]:
     warmup = window + args.warmup
     queue = _words(args, warmup + args.timed * args.repeats)
 
@@ -91,20 +68,20 @@ def _window_variant(args: argparse.Namespace, window: int) -> tuple[_Runner, int
         pairs = ssc.queueStream(queue).flatMap(lambda line: line.split(" ")).map(lambda w: (w, 1))
         return pairs.reduceByKeyAndWindow(operator.add, operator.sub, window, 1)
 
-    return _engine(build, lambda rdd: rdd.toArrow()), warmup
+    return _common.engine_runner(build, lambda rdd: rdd.toArrow()), warmup
 
 
-def _update_engine(args: argparse.Namespace) -> tuple[_Runner, int]:
+def _update_engine(args: argparse.Namespace) -> tuple[_common.Runner, int]:
     queue = _words(args, args.warmup + args.timed * args.repeats)
 
     def build(ssc):
         pairs = ssc.queueStream(queue).flatMap(lambda line: line.split(" ")).map(lambda w: (w, 1))
         return pairs.updateStateByKey(lambda new, old: sum(new) + (old or 0))
 
-    return _engine(build, lambda rdd: rdd.toArrow()), args.warmup
+    return _common.engine_runner(build, lambda rdd: rdd.toArrow()), args.warmup
 
 
-def _update_loop(args: argparse.Namespace) -> tuple[_Runner, int]:
+def _update_loop(args: argparse.Namespace) -> tuple[_common.Runner, int]:
     """The same running count, written by hand: count the batch, merge into the state, emit it."""
     pending = iter(_words(args, args.warmup + args.timed * args.repeats))
     state = pl.DataFrame(schema={"key": pl.String, "value": pl.Int64})
@@ -121,7 +98,7 @@ def _update_loop(args: argparse.Namespace) -> tuple[_Runner, int]:
     return (advance, lambda: None), args.warmup
 
 
-def _mapstate_variant(args: argparse.Namespace, kind: str, n_keys: int) -> tuple[_Runner, int]:
+def _mapstate_variant(args: argparse.Namespace, kind: str, n_keys: int) -> tuple[_common.Runner, int]:
     from dstreams.mapstate import StateSpec
 
     batches = [_keys(n_keys, args.small_keys, args.records, b) for b in range(args.distinct)]
@@ -153,10 +130,10 @@ def _mapstate_variant(args: argparse.Namespace, kind: str, n_keys: int) -> tuple
         def build(ssc):
             return ssc.queueStream(queue).to_rows().mapWithState(spec)
 
-    return _engine(build, lambda rdd: rdd.count()), args.warmup
+    return _common.engine_runner(build, lambda rdd: rdd.count()), args.warmup
 
 
-def _runner(args: argparse.Namespace, variant: str) -> tuple[_Runner, int]:
+def _runner(args: argparse.Namespace, variant: str) -> tuple[_common.Runner, int]:
     bench, _, option = variant.partition(":")
     if bench == "window":
         return _window_variant(args, int(option))

@@ -47,7 +47,6 @@ VARIANTS = {
 }
 _DEFAULT_VARIANTS = "a,b,c,c-ordered"
 _NEWEST = pl.CompatLevel.newest()
-_Runner = tuple[Callable[[int], None], Callable[[], None]]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -63,25 +62,6 @@ def _sink(checks: list[tuple[int, int]]) -> Callable[[pa.Table], None]:
     return take
 
 
-def _engine(build: Callable[[Any, list[pa.Table]], Any], queue: list[pa.Table], sink) -> _Runner:
-    from dstreams import ManualClock, StreamingContext
-
-    clock = ManualClock()
-    ssc = StreamingContext(batchDuration=1, clock=clock)
-    build(ssc, queue).foreachRDD(lambda rdd: sink(rdd.toArrow()))
-    ssc.start()
-
-    def advance(n: int) -> None:
-        for _ in range(n):
-            clock.advance(1)
-
-    def close() -> None:
-        ssc.stop(stopSparkContext=False)
-        ssc.awaitTerminationOrTimeout(0)  # re-raises the error of a failed batch
-
-    return advance, close
-
-
 def _spark_style(ssc, queue):
     lines = ssc.queueStream(queue)
     return lines.flatMap(lambda line: line.split(" ")).map(lambda w: (w, 1)).reduceByKey(lambda a, b: a + b)
@@ -92,7 +72,7 @@ def _expression_api(ssc, queue):
     return words.group_by("value").agg(pl.len())
 
 
-def _polars_loop(queue: list[pa.Table], sink, order: str) -> _Runner:
+def _polars_loop(queue: list[pa.Table], sink, order: str) -> _common.Runner:
     pending = iter(queue)
 
     def advance(n: int) -> None:
@@ -110,11 +90,11 @@ def _polars_loop(queue: list[pa.Table], sink, order: str) -> _Runner:
     return advance, lambda: None
 
 
-def _runner(variant: str, queue: list[pa.Table], sink) -> _Runner:
+def _runner(variant: str, queue: list[pa.Table], sink) -> _common.Runner:
     if variant == "a":
-        return _engine(_spark_style, queue, sink)
+        return _common.engine_runner(lambda ssc: _spark_style(ssc, queue), lambda rdd: sink(rdd.toArrow()))
     if variant == "b":
-        return _engine(_expression_api, queue, sink)
+        return _common.engine_runner(lambda ssc: _expression_api(ssc, queue), lambda rdd: sink(rdd.toArrow()))
     return _polars_loop(queue, sink, {"c": "any", "c-ordered": "ordered", "c-first": "first"}[variant])
 
 
