@@ -102,7 +102,7 @@ class StreamingContext:
 
     @classmethod
     def getActiveOrCreate(
-        cls, checkpointPath: str | None, setupFunc: Callable[[], StreamingContext]
+        cls, checkpointPath: str | None, setupFunc: Callable[[], StreamingContext], *, upgrade: bool = False
     ) -> StreamingContext:
         """The active context if there is one; else ``getOrCreate(checkpointPath, setupFunc)``."""
         if not callable(setupFunc):
@@ -111,20 +111,28 @@ class StreamingContext:
         if active is not None:
             return active
         if checkpointPath is not None:
-            return cls.getOrCreate(checkpointPath, setupFunc)
+            return cls.getOrCreate(checkpointPath, setupFunc, upgrade=upgrade)
         return setupFunc()
 
     @classmethod
-    def getOrCreate(cls, checkpointPath: str, setupFunc: Callable[[], StreamingContext]) -> StreamingContext:
-        """Build the context with ``setupFunc()`` and set its checkpoint directory.
+    def getOrCreate(
+        cls, checkpointPath: str, setupFunc: Callable[[], StreamingContext], *, upgrade: bool = False
+    ) -> StreamingContext:
+        """The context saved in ``checkpointPath`` (not started); without one, ``setupFunc()`` with
+        ``checkpointPath`` as its checkpoint directory.
 
-        Recovery from an existing checkpoint is part of the checkpoint work (not yet available).
+        As Spark, a restored context runs the graph saved in the checkpoint (``setupFunc`` is not
+        called; loading it trusts the directory) and re-runs the batches after the checkpoint and
+        those of the down time. ``upgrade=True`` builds the graph with ``setupFunc`` from the new
+        code and gives the saved state back to streams of the same names (``stream.setName``);
+        see ``dstreams.checkpoint``.
+
+        >>> ssc = StreamingContext.getOrCreate("/data/app-checkpoint", create_context)
+        >>> ssc.start(); ssc.awaitTermination()
         """
-        ssc = setupFunc()
-        if not isinstance(ssc, StreamingContext):
-            raise TypeError(f"setupFunc must return a StreamingContext, got {type(ssc).__name__}")
-        ssc.checkpoint(checkpointPath)
-        return ssc
+        from dstreams.checkpoint.recovery import get_or_create
+
+        return get_or_create(cls, checkpointPath, setupFunc, upgrade=upgrade)
 
     # -- graph building --------------------------------------------------------------------------
     def remember(self, duration: float) -> None:
@@ -302,6 +310,10 @@ class StreamingContext:
                     "so that it survives a restart",
                     stacklevel=2,
                 )
+            # checkpoint hook: journal, state checkpoints, recovery, SIGTERM (dstreams.checkpoint.manager)
+            from dstreams.checkpoint.manager import attach
+
+            self._checkpointer = attach(self)
             self._scheduler = Scheduler(self)
             self._state = ACTIVE
             StreamingContext._activeContext = self
@@ -353,6 +365,10 @@ class StreamingContext:
             if not self._on_engine_thread():
                 with self._termination:  # another thread is stopping: return once it has
                     self._termination.wait_for(lambda: self._terminated)
+                # stop() called from inside a batch cannot join the runner it runs on: the
+                # batch finishes after that stop returned. A stop from outside waits for it.
+                if self._scheduler is not None:
+                    self._scheduler.join()
             return
         try:
             if was_active and self._scheduler is not None:

@@ -207,6 +207,14 @@ class DStream:
         self._checkpoint_ms = ms
         return self
 
+    def setName(self, name: str) -> DStream:
+        """Name this stream's state (or position) in checkpoints, so that it survives code changes.
+
+        >>> totals = pairs.updateStateByKey(add).setName("totals")
+        """
+        self._checkpoint_name = name  # read by dstreams.checkpoint.names
+        return self
+
     # -- combining streams -----------------------------------------------------------------------
     def transform(self, func: Callable[..., RDD | None]) -> DStream:
         """``func(rdd)`` or ``func(time, rdd)`` returns a new RDD per batch (None: no batch).
@@ -680,13 +688,18 @@ class _WindowedDStream(DStream):
     def __init__(self, parent: DStream, window_ms: int, slide_ms: int):
         super().__init__(parent._ssc, [parent], slide_ms)
         self._window_ms = window_ms
+        self._restored: dict[int, Batch] = {}  # checkpoint hook: parent batches from before a restart
         parent._remember(window_ms)
 
     def _compute(self, t: int) -> Batch | None:
         parent = self._parents[0]
         zero = self._ssc._graph.zero_ms
         start = max(t - self._window_ms + parent._slide_ms, zero + parent._slide_ms)
-        batches = [parent._get(u) for u in range(start, t + 1, parent._slide_ms)]
+        batches = [b for u, b in sorted(self._restored.items()) if t - self._window_ms < u < start]
+        batches += [parent._get(u) for u in range(start, t + 1, parent._slide_ms)]
+        if self._restored:  # the next windows start later: drop what they no longer read
+            oldest = t + self._slide_ms - self._window_ms
+            self._restored = {u: b for u, b in self._restored.items() if u > oldest}
         present = [(b.table, b.layout, b.num_partitions) for b in batches if b is not None]
         if not present:
             return Batch.empty(1)
@@ -700,6 +713,25 @@ class _WindowedDStream(DStream):
         from .window import WindowedGroupBy
 
         return WindowedGroupBy(self, by)
+
+    # -- checkpoint hook (dstreams.checkpoint): the parent batches the next windows still read ----
+    def _state_snapshot(self) -> Any:
+        from .state import StateSnapshot
+
+        parent = self._parents[0]
+        last = max(parent._generated, default=None)
+        if last is None:
+            return None
+        oldest = last - self._window_ms
+        kept = {u: b for u, b in self._restored.items() if u > oldest}
+        kept.update({u: b for u, b in parent._generated.items() if u > oldest and b is not None})
+        tables = {f"batch-{u}": b.table for u, b in sorted(kept.items())}
+        shapes = {str(u): [b.layout, b.num_partitions] for u, b in kept.items()}
+        return StateSnapshot(last, tables, {"kind": "window", "batches": shapes})
+
+    def _state_restore(self, snapshot: Any) -> None:
+        shapes = snapshot.metadata["batches"]
+        self._restored = {int(u): Batch(snapshot.tables[f"batch-{u}"], *shapes[u]) for u in shapes}
 
 
 class _ForEachDStream(DStream):

@@ -71,15 +71,24 @@ class Scheduler:
         self.completed: list[BatchInfo] = []  # last batches, newest last (kept bounded)
         self.retained = 1000  # as spark.streaming.ui.retainedBatches
         self.executor = ssc._executor
+        # checkpoint hook: journal, state checkpoints and recovery (dstreams.checkpoint.manager)
+        self._checkpointer = getattr(ssc, "_checkpointer", None)
 
     # -- life cycle ------------------------------------------------------------------------------
     def start(self) -> None:
         now = self._clock.now_ms()
         # As Spark's RecurringTimer: the first batch is the next multiple of the interval after now.
         first = (now // self._interval + 1) * self._interval
-        self._graph.start(first - self._interval)
+        zero = first - self._interval
+        cp = self._checkpointer
+        if cp is not None:  # checkpoint hook: a recovered context resumes its grid at the checkpoint
+            zero = cp.starting(zero)
+            first = zero + self._interval
+        self._graph.start(zero)
         for source in self._graph.inputs:
             source._start()
+        if cp is not None:  # checkpoint hook: restored source positions; the first checkpoint
+            cp.sources_started()
         self._next_time = first
         self._bus.post("onStreamingStarted", StreamingStarted(now))
         self._timer = threading.Thread(target=self._timer_loop, name="dstreams-timer", daemon=True)
@@ -132,6 +141,12 @@ class Scheduler:
         with self._progress:
             self._progress.notify_all()
 
+    def join(self) -> None:
+        """Wait until the runner thread has ended (after ``stop``); no-op on the runner itself."""
+        runner = self._runner
+        if runner is not None and runner is not threading.current_thread():
+            runner.join()
+
     def owns_current_thread(self) -> bool:
         """True on the timer or runner thread (where waiting for batches would deadlock)."""
         return threading.current_thread() in (self._timer, self._runner)
@@ -151,13 +166,17 @@ class Scheduler:
 
     def _generate(self, t: int) -> None:
         info = BatchInfo(batch_time=t, submission_time=self._clock.now_ms())
+        cp = self._checkpointer
         try:
             for source in self._graph.inputs:
-                batch = source._allocate(t)
+                # checkpoint hook: a batch re-run after a crash gets its data from the journal
+                batch = source._allocate(t) if cp is None else cp.allocate(source, t)
                 source._allocated[t] = batch
                 records = 0 if batch is None else batch.count()
                 meta = getattr(source, "_input_metadata", None)  # e.g. Kafka offsets, receiver rate
                 info.stream_inputs[source._id] = StreamInputInfo(source._id, records, meta(t) if meta else {})
+            if cp is not None:  # checkpoint hook: the batch's data is durable before it runs
+                cp.generated(t, {s: s._allocated[t] for s in self._graph.inputs})
         except Exception as error:
             # As Spark's "Error generating jobs for time t": report it, skip the batch, go on.
             wrapped = BatchError(
@@ -173,7 +192,7 @@ class Scheduler:
                 info.output_operations[index] = OutputOperationInfo(t, index, output.name, output.name)
         with self._progress:
             self._last_generated = t
-        if info is not None:
+        if info is not None and not (cp is not None and cp.replays(t)):  # checkpoint hook: replays are silent
             self._bus.post("onBatchSubmitted", BatchEvent(_snapshot(info)))
         self._queue.put((t, info))
 
@@ -188,14 +207,22 @@ class Scheduler:
                 self._process(*item)
         finally:
             _executor._current.reset(token)
+            if self._checkpointer is not None:  # checkpoint hook: final checkpoint, flush, close
+                try:
+                    self._checkpointer.runner_finished(graceful=not self._stop_runner.is_set())
+                except Exception:
+                    log.exception("finishing the checkpoints failed")
             if self._shutdown_on_exit:
                 self.executor.shutdown()
             with self._progress:
                 self._progress.notify_all()
 
     def _process(self, t: int, info: BatchInfo | None) -> None:
+        cp = self._checkpointer
         try:
-            if info is not None:  # None: generating the batch failed (already reported)
+            if cp is not None and cp.replays(t):  # checkpoint hook: completed before a crash
+                cp.replay(t)  # rebuild the state; the outputs of t already ran
+            elif info is not None:  # None: generating the batch failed (already reported)
                 self._run_outputs(t, info)
         except Exception as error:  # an engine bug must not kill the runner
             self._ssc._report_error(
@@ -203,6 +230,8 @@ class Scheduler:
             )
         finally:
             try:
+                if cp is not None:  # checkpoint hook: completion marker, state checkpoints (never raises)
+                    cp.processed(t)
                 self._graph.forget_before(t)  # sources drop their allocated data here too
             finally:
                 with self._progress:
