@@ -9,15 +9,27 @@ The protocol, for any :class:`~dstreams.dstream.InputDStream` subclass (both met
     def _restore_state(self, state: dict) -> None:
         '''Called before ``_start()`` on recovery: go on from ``state``; ``_start`` must keep it.'''
 
-The data of the batches generated before a crash is replayed from the input journal (see
-:mod:`.journal`), so a position only has to say where to go on *after* the last generated batch.
-A source without the protocol starts afresh after a restart, as newly created; receivers (socket,
-custom ``Receiver``) need no position: what they had stored is in the journal, and with the
-receiver write-ahead log on, so is what they stored after the last batch.
+    def _restore_batches(self, later: dict[int, dict]) -> None:
+        '''Optional, for replayable sources: after ``_restore_state``, the positions journaled with
+        each batch generated after the checkpoint (batch time -> position), e.g. to read each
+        batch's own offset ranges again.'''
+
+Two kinds of sources:
+
+* **replayable** (``_replayable = True``): moved back to the position of the checkpoint, the source
+  gives the batches after it again, the same ones; only its positions are journaled, never its data.
+  File streams (the files each batch of the remember window selected; the directory is listed
+  again), receiver streams with the write-ahead log on (the log position; the log gives the blocks
+  again) and Kafka (offsets; each batch's offset ranges are read again) are.
+* the others: the data of the batches generated before a crash is replayed from the input journal
+  (see :mod:`.journal`), so their position only has to say where to go on *after* the last
+  generated batch. Receivers without the write-ahead log need none (what a batch took is in the
+  journal; what they stored after the last batch is lost).
+
+A source without the protocol starts afresh after a restart, as newly created.
 
 The built-in sources that predate the protocol are handled here by adapters (their positions:
-queue: items left; generator: batches made; Kafka: next offsets, via ``state()``/``restore()``;
-files: the files already seen and the start time).
+queue: items left; generator: batches made).
 """
 
 from __future__ import annotations
@@ -40,10 +52,13 @@ def position(source: InputDStream) -> Any | None:
 
 
 def restore(source: InputDStream, state: Any) -> None:
-    """Before ``_start()``: move the source to ``state``."""
+    """Before ``_start()``: move the source to ``state`` (and give it its later batches' positions)."""
     own = getattr(source, "_restore_state", None)
     if own is not None:
         own(state)
+        batches = getattr(source, "_restore_batches", None)
+        if batches is not None:
+            batches(_later_positions(source))
         return
     adapter = _ADAPTERS.get(_kind(source))
     if adapter is not None and adapter[1] is not None:
@@ -79,6 +94,23 @@ def resumable(source: InputDStream) -> bool:
     return any(c.__name__ == "ReceiverInputDStream" for c in type(source).__mro__)
 
 
+def _later_positions(source: InputDStream) -> dict[int, Any]:
+    """The positions the journal recorded for ``source`` with each batch after the checkpoint that
+    its context is being restored from (see dstreams.checkpoint.recovery)."""
+    ssc = source._ssc
+    recovery = getattr(ssc, "_recovery", None)
+    if recovery is None:
+        return {}
+    from .names import sources
+
+    name = next((n for n, s in sources(ssc._graph).items() if s is source), None)
+    found = {}
+    for t, positions in recovery.replay.positions.items():
+        if name in positions and positions[name] is not None:
+            found[t] = positions[name]
+    return found
+
+
 def _kind(source: InputDStream) -> str:
     # By class name: importing the optional sources' modules here would pull their dependencies.
     for cls in type(source).__mro__:
@@ -107,40 +139,8 @@ def _generator_restore(source: Any, state: dict[str, Any]) -> None:
     source._batches = int(state["batches"])
 
 
-def _kafka_position(source: Any) -> dict[str, Any]:
-    state = dict(source.state())
-    state["batches"] = {}  # the batches' messages are in the journal; only the next offsets matter
-    return state
-
-
-def _kafka_restore(source: Any, state: dict[str, Any]) -> None:
-    source.restore({"offsets": state["offsets"], "batches": {}})
-
-
-def _files_position(source: Any) -> dict[str, Any]:
-    seen = source._seen  # the paths already read or ignored (a set; older versions: path -> mtime)
-    state: dict[str, Any] = {"seen": dict(seen) if isinstance(seen, dict) else sorted(seen)}
-    if hasattr(source, "_start_ms"):
-        state["start_ms"] = source._start_ms
-    return state
-
-
-def _files_after_start(source: Any, state: dict[str, Any]) -> None:
-    # FileInputDStream._start lists the directory as "already there"; put back what was seen instead,
-    # so that the files that arrived while the application was down are read.
-    seen = state["seen"]
-    if isinstance(source._seen, dict):
-        source._seen = dict(seen) if isinstance(seen, dict) else dict.fromkeys(seen, 0)
-    else:
-        source._seen = set(seen)
-    if "start_ms" in state and hasattr(source, "_start_ms"):
-        source._start_ms = int(state["start_ms"])
-
-
 _REPLAYABLE = {"QueueInputDStream", "GeneratorInputDStream"}  # deterministic from their position
 _ADAPTERS: dict[str, tuple[Any, Any, Any]] = {
     "QueueInputDStream": (_queue_position, _queue_restore, None),
     "GeneratorInputDStream": (_generator_position, _generator_restore, None),
-    "KafkaDirectDStream": (_kafka_position, _kafka_restore, None),
-    "FileInputDStream": (_files_position, None, _files_after_start),
 }

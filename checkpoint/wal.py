@@ -213,7 +213,9 @@ class WriteAheadLog:
                 batch = ipc.read_record_batch(message, ENVELOPE)
                 records.extend(_unwrap(batch, name))
                 good_end = source.tell()
-        except (pa.ArrowException, ValueError, OSError) as error:
+        except (pa.ArrowException, ValueError, OSError, StopIteration) as error:
+            # StopIteration: an empty segment (killed right after it was opened, or cut to 0
+            # bytes by a torn-tail repair) has not even a schema: it holds no records.
             problem = error
         if problem is not None and good_end < data.size:
             log.warning(

@@ -77,6 +77,8 @@ class StreamingContext:
         self._terminated = False
         self._error: BaseException | None = None
         self._checkpoint_dir: str | None = None
+        # called once by stop(), after the batches ended (e.g. a sink closes its database file)
+        self._stop_callbacks: list[Callable[[], None]] = []
 
     # -- properties ------------------------------------------------------------------------------
     @property
@@ -375,6 +377,11 @@ class StreamingContext:
                 self._scheduler.stop(graceful=stopGraceFully)
             self._listeners.stop()
         finally:
+            for callback in self._stop_callbacks:
+                try:
+                    callback()
+                except Exception:
+                    log.exception("a stop callback failed")
             if stopSparkContext:
                 self._sc.stop()
             with self._termination:

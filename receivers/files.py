@@ -36,6 +36,13 @@ or Arrow file that cannot be read, a file changed after it was read) follow one 
   naming the file and line (``awaitTermination`` raises it); the bad file is not read again and the
   batch's other new files are read by the next batch.
 
+**Checkpoints** (as Spark's ``FileInputDStream``): the stream's position is the files each batch of
+the remember window selected, and the names of files present at the start that are newer than it
+(``newFilesOnly``); its data is not journaled. After a restart the batches after the checkpoint list
+the directory again and select the same files by the rules above, and files that arrived while the
+application was down go to the first batches after it (so a file must stay in place until a
+checkpoint after its batch). Files older than the checkpoint's remember window are not read again.
+
 A directory that does not exist is a :class:`~dstreams.errors.ConfigurationError` at
 ``ssc.start()``. Listing is one ``os.scandir`` per directory per batch; only names not seen before
 are stat'ed, so directories with many thousands of files stay cheap.
@@ -146,6 +153,13 @@ class FileInputDStream(InputDStream):
         batch = self._slide_ms
         self._remember_window = -(-min_remember // batch) * batch  # rounded up to whole batches
         self._seen: set[str] = set()  # files read or ignored (forgotten once deleted)
+        # checkpoint position: files selected by the batches of the remember window; files present at
+        # the start (newFilesOnly) with an mtime after it; on recovery, older mtimes are skipped
+        self._selected: dict[int, list[str]] = {}
+        self._ignored: set[str] = set()
+        self._start_ms: int | None = None
+        self._floor_ms: int | None = None
+        self._restored = False
         self._watched: dict[str, tuple[int, int, int]] = {}  # recently read: path -> (size, mtime, t)
         self._metadata: dict[int, dict[str, Any]] = {}
 
@@ -161,8 +175,52 @@ class FileInputDStream(InputDStream):
                 f"{self._api()}: {what} {self.directory!r} does not exist; create it before "
                 "ssc.start() (only files that appear in it after the start are read)"
             )
+        if self._restored:
+            # Files with older mtimes were read or ignored before the checkpoint this context was
+            # restored from (the batch grid's zero): skip them silently.
+            floors = [self._ssc._graph.zero_ms - self._remember_window]
+            if self.new_files_only and self._start_ms is not None:
+                floors.append(self._start_ms)
+            self._floor_ms = max(floors)
+            return  # the restored position says what was read
+        self._start_ms = self._ssc._graph.zero_ms
         if self.new_files_only:
-            self._seen = {path for path, _ in self._list()}
+            self._seen = set()
+            # With checkpoints, files newer than the start are remembered by name: after a restart
+            # their mtime would not exclude them (a stat each, once; without checkpoints, none).
+            check = self._start_ms is not None and self._ssc._checkpoint_dir is not None
+            for path, entry in self._list():
+                self._seen.add(path)
+                if check and entry.stat().st_mtime_ns // 1_000_000 > self._start_ms:
+                    self._ignored.add(path)
+
+    _replayable = True  # its batches after a checkpoint are selected again from the directory
+
+    def _checkpoint_state(self) -> dict[str, Any]:
+        """The files each batch of the remember window selected (see the module docstring), relative
+        to the watched directory (journaled with every batch: kept small)."""
+        cut = len(self._prefix())
+        return {
+            "selected": {str(t): [p[cut:] for p in paths] for t, paths in self._selected.items()},
+            "ignored": sorted(p[cut:] for p in self._ignored),
+            "start_ms": self._start_ms,
+        }
+
+    def _restore_state(self, state: dict[str, Any]) -> None:
+        """Recovery: go on after the checkpoint whose position is ``state`` (before ``_start``)."""
+        prefix = self._prefix()
+        self._selected = {
+            int(t): [prefix + p for p in paths] for t, paths in state.get("selected", {}).items()
+        }
+        self._ignored = {prefix + p for p in state.get("ignored", ())}
+        self._start_ms = state.get("start_ms")
+        self._seen = self._ignored | {p for paths in self._selected.values() for p in paths}
+        self._restored = True
+
+    def _prefix(self) -> str:
+        """What every listed path starts with (the same string, so that names compare equal)."""
+        base = _glob_base(self.directory)
+        return base if base.endswith(os.sep) else base + os.sep
 
     def _allocate(self, t: int) -> Batch:
         # Files present at the start are excluded by name (_seen), not by mtime: a file written just
@@ -177,6 +235,9 @@ class FileInputDStream(InputDStream):
             mtime_ms = st.st_mtime_ns // 1_000_000
             if mtime_ms > t:
                 continue  # modified after this batch's end: a later batch takes it
+            if self._floor_ms is not None and mtime_ms <= self._floor_ms:
+                self._seen.add(path)  # handled before the checkpoint this context was restored from
+                continue
             self._seen.add(path)
             if mtime_ms <= threshold:
                 too_old.append(path)
@@ -185,6 +246,7 @@ class FileInputDStream(InputDStream):
         bad = self._changed_since_read(present, t)
         if len(self._seen) > len(present):  # forget deleted files (a new file may reuse the name)
             self._seen &= present
+            self._ignored &= present
         for path in too_old:
             log.warning(
                 "%r: ignoring new file %s: its modification time is older than the remember window "
@@ -216,6 +278,10 @@ class FileInputDStream(InputDStream):
                 f"file, or pass badRecordsPath=<dir> to skip bad records and go on"
             )
         bad_file = self._write_bad_records(t, bad) if bad else None
+        if new:
+            self._selected[t] = [file.path for file in new]
+        for old in [k for k in self._selected if k <= t - self._remember_window]:
+            del self._selected[old]
         self._record_metadata(t, read, bad, bad_file, too_old)
         if not tables:
             return Batch.empty(0)

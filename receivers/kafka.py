@@ -352,6 +352,35 @@ class KafkaDirectDStream(InputDStream):
         with self._lock:
             self._restored, self._replay = offsets, replay
 
+    # -- checkpoints (dstreams.checkpoint.sources) ---------------------------------------------------
+    _replayable = True  # the batches after a checkpoint read their offset ranges again: no journaled data
+
+    def _checkpoint_state(self) -> dict[str, Any]:
+        """After batch ``t``: the next offsets and ``t``'s own ranges (journaled with ``t``)."""
+        with self._lock:
+            offsets = self._next if self._started else (self._restored or self._next)
+            last = max(self._batches) if self._batches else None
+            return {
+                "offsets": [
+                    {"topic": t, "partition": p, "offset": o} for (t, p), o in sorted(offsets.items())
+                ],
+                "batches": {} if last is None else {str(last): [r.as_dict() for r in self._batches[last]]},
+            }
+
+    def _restore_state(self, state: Mapping[str, Any]) -> None:
+        """Recovery: go on after the checkpoint's batch (its ranges were processed: not read again)."""
+        self.restore({"offsets": state["offsets"], "batches": {}})
+
+    def _restore_batches(self, later: Mapping[int, Mapping[str, Any]]) -> None:
+        """Recovery: the batches generated after the checkpoint (``later``: their positions, as
+        journaled) read their own offset ranges again, so they are the same batches, with the same
+        ``offset_ranges``; new offsets start after the last of them."""
+        if not later:
+            return
+        last = later[max(later)]
+        batches = {t: position.get("batches", {}).get(str(t), []) for t, position in later.items()}
+        self.restore({"offsets": last["offsets"], "batches": batches})
+
     # -- life cycle -------------------------------------------------------------------------------
     def _start(self) -> None:
         with self._lock:

@@ -79,6 +79,7 @@ MAX_BUFFERED = "dstreams.receiver.maxBufferedRecords"
 DEFAULT_MAX_BUFFERED = 1_000_000
 _MAX_BACKOFF = 16  # restart delay grows up to 16x while restarts store nothing
 _JOIN_TIMEOUT_S = 10.0
+_WAL_ENABLE = "spark.streaming.receiver.writeAheadLog.enable"  # as dstreams.checkpoint.receiver_log
 
 
 class ReceiverStoppedError(DStreamsError):
@@ -197,6 +198,12 @@ class _Blocks:
         self._pieces: list[tuple[pa.Table, Layout]] = []  # converted parts of that block
         self._block_started: float | None = None
         self._sealed: list[tuple[pa.Table, Layout]] = []
+        self._sealed_sizes: list[int] = []  # pieces per sealed block, for the write-ahead log's marks
+        # The receiver write-ahead log (dstreams.checkpoint.receiver_log), when it is on: every piece
+        # is in it before it joins a block, and every batch marks which pieces it took.
+        self.log: Any = None
+        self.position: dict[str, Any] = {"wal": 0, "batch": None}  # after the last take
+        self._planned: dict[int, tuple[list[tuple[pa.Table, Layout]], int]] = {}  # re-run batches
         self._pending = 0  # stored, not yet in a batch
         self._in_batches: dict[int, int] = {}  # batch time -> records, until it completes
         self.in_flight = 0
@@ -239,19 +246,55 @@ class _Blocks:
                 take = min(n - done, self.max_records - self.in_flight)
                 self._seal_if_old()
                 self._flush_records()
-                self._pieces.append((table.slice(done, take) if take < n else table, layout))
+                piece = table.slice(done, take) if take < n else table
+                if self.log is not None:
+                    self.log.stored(piece, layout)  # durable before store() returns
+                self._pieces.append((piece, layout))
                 self._added(take)
             done += take
 
     def take(self, t: int) -> tuple[list[tuple[pa.Table, Layout]], int]:
         """Everything stored so far, for batch ``t``: the sealed blocks and their record count."""
         with self._cond:
+            if self._planned and t <= max(self._planned):
+                return self._take_planned(t)
             self._seal()
             blocks, self._sealed = self._sealed, []
+            sizes, self._sealed_sizes = self._sealed_sizes, []
             n, self._pending = self._pending, 0
             if n:
                 self._in_batches[t] = n
+            if self.log is not None:
+                self.position = {"wal": self.log.taken(t, sizes), "batch": t}
             return blocks, n
+
+    def restore(
+        self, planned: dict[int, tuple[list[list[tuple[pa.Table, Layout]]], int]], pending: list
+    ) -> None:
+        """Recovery with the write-ahead log: the batches after the checkpoint get the blocks they
+        had (``planned``: batch time -> (blocks of pieces, log position)); ``pending`` pieces, stored
+        after the last batch, go into the next one. All count as received and unprocessed."""
+        with self._cond:
+            self._planned = {
+                t: ([_merge(b) for b in blocks if b], seq) for t, (blocks, seq) in planned.items()
+            }
+            if pending:
+                self._sealed.append(_merge(pending))
+                self._sealed_sizes.append(len(pending))
+            n = sum(table.num_rows for blocks, _ in self._planned.values() for table, _ in blocks)
+            n += sum(table.num_rows for table, _ in pending)
+            self._pending += n
+            self.in_flight += n
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def _take_planned(self, t: int) -> tuple[list[tuple[pa.Table, Layout]], int]:
+        blocks, seq = self._planned.pop(t, ([], self.position["wal"]))
+        n = sum(table.num_rows for table, _ in blocks)
+        self._pending -= n
+        if n:
+            self._in_batches[t] = n
+        self.position = {"wal": seq, "batch": t}
+        return blocks, n
 
     def release(self, t: int) -> None:
         """Batch ``t`` completed: its records (and any older batch's) no longer count as in flight."""
@@ -291,6 +334,8 @@ class _Blocks:
     def _flush_records(self) -> None:
         if self._records:
             table, layout = codec.from_elements(self._records)
+            if self.log is not None:
+                self.log.stored(table, layout)
             self._pieces.append((table, layout))
             self._records = []
 
@@ -298,6 +343,7 @@ class _Blocks:
         self._flush_records()
         if self._pieces:
             self._sealed.append(_merge(self._pieces))
+            self._sealed_sizes.append(len(self._pieces))
             self._pieces = []
         self._block_started = None
 
@@ -504,7 +550,15 @@ class ReceiverInputDStream(InputDStream):
     processed; ``store`` blocks there until batches holding them complete), ``restartDelay`` seconds
     (``spark.streaming.receiverRestartDelay``, 2 s).
     Backpressure (``spark.streaming.backpressure.enabled``) is read from the SparkConf.
+
+    With ``spark.streaming.receiver.writeAheadLog.enable`` (and a checkpoint directory), every piece
+    a receiver stores is in the write-ahead log before ``store(many)`` returns, and every batch marks
+    in it which pieces it took; after a crash the batches after the checkpoint get the same blocks
+    again from the log, and what was stored after the last batch goes into the next one (see
+    ``dstreams.checkpoint.receiver_log``). The input journal then keeps only the log position.
     """
+
+    _uses_write_ahead_log = True  # the checkpointer sets _write_ahead_log when the log is on
 
     def __init__(
         self,
@@ -565,6 +619,8 @@ class ReceiverInputDStream(InputDStream):
         self._supervisor = _Supervisor(self, receiver, restart_ms)
         self._receiver = receiver
         self._metadata: dict[int, dict[str, Any]] = {}
+        self._write_ahead_log: Any = None  # a ReceiverLog, set by the checkpointer before _start
+        self._wal_on = str(conf.get(_WAL_ENABLE, "false")).lower() == "true"
         self._reported_counters: collections.Counter[str] = collections.Counter()
         receiver._stream = self
 
@@ -581,7 +637,34 @@ class ReceiverInputDStream(InputDStream):
         return f"<receiverStream #{self._id} {self._receiver!r}>"
 
     # -- engine hooks ------------------------------------------------------------------------------
+    @property
+    def _replayable(self) -> bool:
+        """With the write-ahead log on, the log gives the batches after a checkpoint again: the input
+        journal keeps only this stream's position, not its data (see dstreams.checkpoint.sources)."""
+        return self._wal_on
+
+    def _checkpoint_state(self) -> dict[str, Any] | None:
+        """The write-ahead log position after the last batch (None without the log)."""
+        if self._write_ahead_log is None:
+            return None
+        return dict(self._blocks.position)
+
+    def _restore_state(self, state: dict[str, Any]) -> None:
+        """Recovery: the batches after the checkpoint at ``state`` get their blocks from the log."""
+        log_ = self._write_ahead_log
+        if log_ is None or not isinstance(state, dict) or not isinstance(state.get("wal"), int):
+            return
+        found = log_.replay_batches(after=state["wal"], after_batch=state.get("batch"))
+        self._blocks.position = {"wal": state["wal"], "batch": state.get("batch")}
+        self._blocks.restore(found.batches, found.pending)
+        self._restored = True
+
     def _start(self) -> None:
+        log_ = self._write_ahead_log
+        if log_ is not None:
+            if not getattr(self, "_restored", False):
+                self._blocks.position = {"wal": log_.position(), "batch": None}
+            self._blocks.log = log_
         self._blocks.open()
         self._ssc._listeners.add(self)
         self._supervisor.start()
@@ -604,7 +687,14 @@ class ReceiverInputDStream(InputDStream):
                 self._supervisor.stop("Stopped by driver")
         finally:
             self._ssc._listeners.remove(self)
-        if lost:
+        if lost and self._blocks.log is not None:
+            log.info(
+                "%r: %d records received after the last batch are in the write-ahead log; a restart "
+                "from the checkpoint processes them",
+                self,
+                lost,
+            )
+        elif lost:
             log.warning(
                 "%r: %d records received after the last batch was generated were not processed "
                 "(the context stopped)",

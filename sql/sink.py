@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import threading
-import time
 import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -54,7 +53,6 @@ BOOKKEEPING = "dstreams_batches"
 _POSITION = "__dstreams_position"
 _BATCH_VIEW = "__dstreams_sink_batch"
 MODES = ("append", "upsert")
-_WATCH_SECONDS = 0.2
 
 
 def to_duckdb(
@@ -106,40 +104,30 @@ class _Writer:
         self._ssc = weakref.ref(ssc)
         self.database, self.table, self.mode, self.keys, self.sink = database, table, mode, keys, sink
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._registered = False  # close() is a stop callback of the context
         self._lock = threading.Lock()
 
     def write(self, t: int, batch: Batch) -> None:
         data = RDD(batch).toArrow()
+        ssc = self._ssc()
         with self._lock:
             if self._con is None:
                 self._con = duckdb.connect(self.database)
                 _ensure_bookkeeping(self._con)
-                ssc = self._ssc()
-                if ssc is not None:
-                    _close_when_stopped(ssc, self)
+                if ssc is not None and not self._registered:
+                    # DuckDB locks the file while a connection is open: release it when the context
+                    # stops, so that the application (or its next run) can open it at once.
+                    ssc._stop_callbacks.append(self.close)
+                    self._registered = True
             _write(self._con, self.table, data, t, self.mode, self.keys, self.sink)
+        if ssc is not None and ssc.getState() == "STOPPED":
+            self.close()  # a batch that ends after stop() returned (stop called from inside a batch)
 
     def close(self) -> None:
         with self._lock:
             if self._con is not None:
                 self._con.close()
                 self._con = None
-
-
-def _close_when_stopped(ssc: Any, writer: _Writer) -> None:
-    """Release the database file (DuckDB locks it while a connection is open) once ``ssc`` stops."""
-    context = weakref.ref(ssc)
-
-    def watch() -> None:
-        while True:
-            current = context()
-            if current is None or current.getState() == "STOPPED":
-                break
-            del current
-            time.sleep(_WATCH_SECONDS)
-        writer.close()
-
-    threading.Thread(target=watch, name="dstreams-duckdb-sink", daemon=True).start()
 
 
 def _ensure_bookkeeping(con: duckdb.DuckDBPyConnection) -> None:

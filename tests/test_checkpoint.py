@@ -121,6 +121,18 @@ def test_wal_cuts_a_torn_tail_and_stops_at_a_corrupt_record(tmp_path, caplog):
     assert [r.position for r in WriteAheadLog(directory, "wal").read()] == [0]
 
 
+def test_wal_reads_past_an_empty_segment(tmp_path):
+    # A process killed right after opening a segment leaves it empty (not even a schema).
+    directory = CheckpointDir(str(tmp_path))
+    log = WriteAheadLog(directory, "wal")
+    log.append([Entry(0, "block", table=pa.table({"v": [1]}))])
+    log.close()
+    open(directory.path("wal/00000000000000000007-deadbeef.wal"), "wb").close()
+    reopened = WriteAheadLog(directory, "wal")
+    assert len(reopened.segments()) == 2
+    assert [r.position for r in reopened.read(repair=True)] == [0]
+
+
 def test_wal_on_an_object_store_writes_one_object_per_append():
     fs, _ = pafs.FileSystem.from_uri("mock:///")
     directory = CheckpointDir("bucket/app", filesystem=fs)
