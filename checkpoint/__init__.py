@@ -20,8 +20,9 @@ when it dies; each restart resumes from the checkpoint.
 **What is written** (:mod:`.manager`): for every batch, before it runs, the sources' positions and,
 only for sources that cannot give the same batch again by themselves (receivers without the
 write-ahead log), its data (the *journal*, :mod:`.journal`); files, Kafka, queues, the generator and
-receivers with the write-ahead log (:mod:`.receiver_log`) journal positions only; every checkpoint interval, the state of every stateful
-stream and window as Parquet files, then a small JSON manifest naming them (:mod:`.manifest`). The
+receivers with the write-ahead log (:mod:`.receiver_log`) journal positions only. Every checkpoint
+interval, the state of every stateful stream and window goes to Parquet files, then a small JSON
+manifest naming them (:mod:`.manifest`). The
 interval is Spark's (the smallest multiple of the slide of at least 10 s, or
 ``stream.checkpoint(seconds)``); the last 10 checkpoints are kept (``dstreams.checkpoint.retained``).
 A file is never overwritten: damaged or truncated checkpoints are skipped with a warning and the
