@@ -26,25 +26,9 @@ from typing import Any
 from dstreams.batch import Batch
 
 from .store import CheckpointDir
-from .wal import Entry, Record, WriteAheadLog
+from .wal import Entry, WriteAheadLog
 
 log = logging.getLogger("dstreams")
-
-
-class RecoverableLog(WriteAheadLog):
-    """A :class:`WriteAheadLog` that also reads past a segment killed before its first message was
-    complete: pyarrow raises ``StopIteration`` (not an Arrow error) on an empty stream, and cutting a
-    torn first message leaves exactly that. Such a segment holds no record: it is skipped (and
-    deleted when ``repair``)."""
-
-    def _read_segment(self, name: str, repair: bool) -> list[Record]:
-        try:
-            return super()._read_segment(name, repair)
-        except StopIteration:
-            log.warning("write-ahead log %s: segment %s holds no complete record; skipped", self.rel, name)
-            if repair and self.directory.is_local:
-                self.directory.delete(f"{self.rel}/{name}")
-            return []
 
 
 @dataclass
@@ -65,7 +49,7 @@ class InputJournal:
     """Appends the journal records of one running context (see the module docstring)."""
 
     def __init__(self, directory: CheckpointDir, rel: str, *, sync: bool = True):
-        self.log = RecoverableLog(directory, rel, sync=sync)
+        self.log = WriteAheadLog(directory, rel, sync=sync)
 
     def generated(
         self, t: int, inputs: dict[str, Batch | None], positions: dict[str, Any], *, sync: bool = True
@@ -99,7 +83,7 @@ def read_journal(directory: CheckpointDir, rel: str, after: int) -> JournalRepla
     """The journal's records about batches after ``after`` (torn tails cut, see :mod:`.wal`)."""
     replay = JournalReplay()
     pending: dict[int, dict[str, Batch | None]] = {}
-    for record in RecoverableLog(directory, rel).read(repair=directory.is_local):
+    for record in WriteAheadLog(directory, rel).read(repair=directory.is_local):
         t = record.position
         if t <= after:
             continue

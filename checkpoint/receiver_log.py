@@ -33,9 +33,8 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from .journal import RecoverableLog
 from .store import CheckpointDir
-from .wal import Entry
+from .wal import Entry, WriteAheadLog
 
 ENABLE = "spark.streaming.receiver.writeAheadLog.enable"
 ROLL_BYTES = 64 * 1024 * 1024  # a new segment after this much data, so that old ones can be deleted
@@ -56,7 +55,7 @@ class ReceiverLog:
     """The write-ahead log of one receiver stream (see the module docstring)."""
 
     def __init__(self, directory: CheckpointDir, rel: str, *, sync: bool = True):
-        self.log = RecoverableLog(directory, rel, sync=sync)
+        self.log = WriteAheadLog(directory, rel, sync=sync)
         self._lock = threading.Lock()
         self._seq = self._last_written()
 

@@ -214,9 +214,15 @@ class WriteAheadLog:
                 records.extend(_unwrap(batch, name))
                 good_end = source.tell()
         except (pa.ArrowException, ValueError, OSError, StopIteration) as error:
-            # StopIteration: an empty segment (killed right after it was opened, or cut to 0
-            # bytes by a torn-tail repair) has not even a schema: it holds no records.
+            # StopIteration: pyarrow's answer to an empty stream (no schema message at all)
             problem = error
+        if problem is not None and good_end == 0:
+            # Killed before its first message was complete (or left empty by a repair): the
+            # segment holds no record. Skip it, and delete it when repairing.
+            log.warning("write-ahead log %s: segment %s holds no complete record; skipped", self.rel, name)
+            if repair and self.directory.is_local:
+                self.directory.delete(rel)
+            return []
         if problem is not None and good_end < data.size:
             log.warning(
                 "write-ahead log %s: segment %s ends with an incomplete or corrupt record at byte %d "
