@@ -314,8 +314,14 @@ class Checkpointer:
         self._last_cut = t
         for receiver_log in self._receiver_logs.values():
             receiver_log.log.roll()  # so that the pieces before this checkpoint can be deleted later
-        if wait or self._writer is None:
+        if self._writer is None or not self._writer.is_alive():
             self._write(job, fatal=self._writer is None)
+            return
+        if wait:
+            # One writer at a time, also for the final checkpoint of a graceful stop: publishing
+            # manifests and deleting old checkpoints must never run concurrently.
+            self._jobs.put(job)
+            self._jobs.join()
             return
         try:
             self._jobs.put_nowait(job)
@@ -336,9 +342,12 @@ class Checkpointer:
     def _write_loop(self) -> None:
         while True:
             job = self._jobs.get()
-            if job is _STOP:
-                return
-            self._write(job, fatal=False)
+            try:
+                if job is _STOP:
+                    return
+                self._write(job, fatal=False)
+            finally:
+                self._jobs.task_done()  # _cut(wait=True) joins the queue
 
     def _write(self, job: tuple[int, dict[str, Any], dict[str, Any]], fatal: bool) -> None:
         t, snapshots, positions = job

@@ -42,7 +42,7 @@ from .outputs import to_datetime
 if TYPE_CHECKING:
     import polars as pl
 
-    from .state import StateSnapshot
+    from .state import StateDelta, StateSnapshot
 
 _MISSING = object()
 _REMOVED = object()
@@ -206,6 +206,9 @@ class MapWithStateDStream(DStream):
         self._touched: dict[Any, int] = {}
         self._by_time: dict[int, dict[Any, None]] = {}
         self._state_time: int | None = None
+        from .state import ChangeTracker
+
+        self._changes = ChangeTracker(self)  # keys changed since the last snapshot (checkpoints)
 
     # -- computing a batch -----------------------------------------------------------------------
     def _compute(self, t: int) -> Batch:
@@ -268,6 +271,8 @@ class MapWithStateDStream(DStream):
 
     def _commit(self, changes: dict[Any, tuple[Any, int]]) -> None:
         stamp = self._timeout_ms is not None
+        if changes and self._changes.active:
+            self._changes.changed(list(changes), len(changes), len(self._values))
         for k, (value, when) in changes.items():
             if stamp:
                 last = self._touched.pop(k, None)
@@ -314,16 +319,31 @@ class MapWithStateDStream(DStream):
         return pairs.from_items(self._values.items())
 
     def _state_snapshot(self) -> StateSnapshot | None:
-        from .state import StateSnapshot
-
         if self._state_time is None:
             return None
-        keys = list(self._values)
-        touched = [self._touched.get(k) for k in keys]
-        table = self._state_table()
+        return self._changes.snapshot(
+            self._state_time,
+            {"kind": "mapWithState"},
+            len(self._values),
+            lambda: self._rows(list(self._values)),
+            self._delta,
+        )
+
+    def _rows(self, keys: list[Any]) -> pa.Table:
+        """The state table of ``keys`` (all in the state): key, value and, with a timeout, touched_ms."""
+        table = pairs.from_items((k, self._values[k]) for k in keys)
         if self._timeout_ms is not None and keys:
+            touched = [self._touched.get(k) for k in keys]
             table = table.append_column("touched_ms", pa.array(touched, pa.int64()))
-        return StateSnapshot(self._state_time, {"state": table}, {"kind": "mapWithState"})
+        return table
+
+    def _delta(self, parts: list[list[Any]]) -> StateDelta:
+        from .state import StateDelta
+
+        keys = dict.fromkeys(k for part in parts for k in part)
+        present = [k for k in keys if k in self._values]
+        gone = pairs.from_items((k, None) for k in keys if k not in self._values).select(["key"])
+        return StateDelta(self._rows(present), gone, "key")
 
     def _state_restore(self, snapshot: StateSnapshot) -> None:
         table = snapshot.tables["state"]
@@ -333,6 +353,7 @@ class MapWithStateDStream(DStream):
         self._commit({k: (v, times[i] if times else snapshot.batch_time) for i, (k, v) in enumerate(items)})
         self._state_time = snapshot.batch_time
         self._initial = None
+        self._changes.restored(snapshot)
 
 
 class _SnapshotDStream(DStream):

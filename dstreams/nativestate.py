@@ -34,6 +34,7 @@ from .codec import PARTITION
 from .dstream import DStream
 from .errors import BatchError, ConfigurationError, SchemaError
 from .outputs import to_datetime
+from .state import ChangeTracker, StateDelta
 
 if TYPE_CHECKING:
     from .mapstate import StateSpec
@@ -252,7 +253,29 @@ class NativeStore:
         else:
             self.touch_counts.pop(when, None)
 
+    @property
+    def height(self) -> int:
+        """Rows held, removed ones included until the next merge."""
+        return self.base.height + self.delta.height
+
     # -- snapshots -------------------------------------------------------------------------------
+    def rows_of(self, keys: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+        """The live rows of ``keys`` (unique, sorted) as :meth:`to_arrow` has them, and the keys not live."""
+        names = [*self.schema, _TOUCHED]
+        dtypes = {**self.schema, _TOUCHED: pl.Int64()}
+        columns = {name: _filled(None, len(keys), dtypes[name]) for name in names}
+        live = _filled(False, len(keys), pl.Boolean)
+        for run in (self.base, self.delta):
+            found, pos = run.find(keys)
+            if not found.any():
+                continue
+            alive = found & run.cols[_LIVE].gather(pos)
+            for name in names:
+                columns[name] = run.cols[name].gather(pos).zip_with(alive, columns[name])
+            live = live | alive
+        frame = pl.DataFrame([keys.alias(_KEY), *(s.alias(n) for n, s in columns.items())])
+        return frame.filter(live), keys.filter(~live)
+
     def to_arrow(self) -> pa.Table:
         return self.live_frame().to_arrow(compat_level=_NEWEST)
 
@@ -279,6 +302,7 @@ class NativeMapWithStateDStream(DStream):
         self._num_partitions = num_partitions
         self._store: NativeStore | None = None
         self._state_time: int | None = None
+        self._changes = ChangeTracker(self, _KEY)  # keys changed since the last snapshot (checkpoints)
         self.name = f"mapWithState(native, key={self._spec.keys})"
 
     # -- computing a batch -----------------------------------------------------------------------
@@ -302,6 +326,8 @@ class NativeMapWithStateDStream(DStream):
                     keep = ~new.select(spec.remove.fill_null(False)).to_series()
                 emitted = new.select(_KEY, *state_cols).with_columns(pl.lit(False).alias("timed_out"))
                 store.write(keys, where, old.get_column(_TOUCHED), new.select(state_cols), keep, t)
+                if self._changes.active:
+                    self._changes.changed(keys, len(keys), store.height)
             else:
                 emitted = None
             expired = store.expire(t - self._timeout_ms) if self._timeout_ms is not None else None
@@ -313,6 +339,8 @@ class NativeMapWithStateDStream(DStream):
                 batch_time=t,
             ) from error
         parts = [] if emitted is None else [emitted]
+        if expired is not None and expired.height and self._changes.active:
+            self._changes.changed(expired.get_column(_KEY), expired.height, store.height)
         if expired is not None and expired.height:
             parts.append(expired.drop(_TOUCHED).with_columns(pl.lit(True).alias("timed_out")))
         self._state_time = t
@@ -388,15 +416,19 @@ class NativeMapWithStateDStream(DStream):
         return self._unkey(self._store.live_frame().drop(_TOUCHED))
 
     def _state_snapshot(self) -> StateSnapshot | None:
-        from .state import StateSnapshot
-
         if self._store is None or self._state_time is None:
             return None
-        schema = {k: str(v) for k, v in self._store.schema.items()}
-        return StateSnapshot(
-            self._state_time,
-            {"state": self._store.to_arrow()},
-            {"kind": "mapWithState.native", "schema": schema},
+        store = self._store
+        schema = {k: str(v) for k, v in store.schema.items()}
+        metadata = {"kind": "mapWithState.native", "schema": schema}
+        return self._changes.snapshot(self._state_time, metadata, store.height, store.to_arrow, self._delta)
+
+    def _delta(self, parts: list[pl.Series]) -> StateDelta:
+        assert self._store is not None
+        keys = pl.concat(parts, how="vertical").unique().sort()
+        rows, gone = self._store.rows_of(keys)
+        return StateDelta(
+            rows.to_arrow(compat_level=_NEWEST), pl.DataFrame([gone]).to_arrow(compat_level=_NEWEST), _KEY
         )
 
     def _state_restore(self, snapshot: StateSnapshot) -> None:
@@ -405,6 +437,7 @@ class NativeMapWithStateDStream(DStream):
         self._store = NativeStore.from_arrow(table, schema, self._timeout_ms is not None)
         self._state_time = snapshot.batch_time
         self._initial = None
+        self._changes.restored(snapshot)
 
 
 class _NativeSnapshotDStream(DStream):
