@@ -25,6 +25,11 @@ interval, the state of every stateful stream and window goes to Parquet files, t
 manifest naming them (:mod:`.manifest`). The
 interval is Spark's (the smallest multiple of the slide of at least 10 s, or
 ``stream.checkpoint(seconds)``); the last 10 checkpoints are kept (``dstreams.checkpoint.retained``).
+Large keyed states (``updateStateByKey``, ``mapWithState``) are written incrementally: only the keys
+whose state changed since the last checkpoint, as a delta on the last full table, compacted into a
+new full table after ``dstreams.checkpoint.incremental.maxDeltas`` (10) deltas or when they reach
+``...maxFraction`` (0.3) of its rows; states under ``...minKeys`` (100,000) are written whole, and
+``dstreams.checkpoint.incremental=false`` turns deltas off.
 A file is never overwritten: damaged or truncated checkpoints are skipped with a warning and the
 previous one is used.
 
