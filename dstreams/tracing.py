@@ -1061,8 +1061,10 @@ def _hint(fn: Callable[..., Any], op_name: str) -> str:
     elif branches:
         form = "pl.when(...).then(...).otherwise(...)"
     else:
-        return ("to compile, keep it to operators, comparisons, `in` and str methods such as "
-                "split/strip/replace (no loops, if/else on values, or calls to other functions)")
+        return (
+            "to compile, keep it to operators, comparisons, `in` and str methods such as "
+            "split/strip/replace (no loops, if/else on values, or calls to other functions)"
+        )
     if op_name == "filter":
         return f"use a Polars predicate such as {form}"
     if op_name in ("flatMap", "flatMapValues"):

@@ -354,9 +354,7 @@ def test_reduce_matches_python(fn, dtype, values, name, data):
     groups: dict[str, list] = {}
     for k, x in zip(ks, xs):
         groups.setdefault(k, []).append(x)
-    limit = dtype == INT and any(
-        not _fits(sum(g)) or _product_limit(g) for g in [xs, *groups.values()]
-    )
+    limit = dtype == INT and any(not _fits(sum(g)) or _product_limit(g) for g in [xs, *groups.values()])
     whole = _collect(_frame(xs, dtype).select(reducer.agg(pl.col("value"))))
     by_key = _collect(
         pl.LazyFrame({"key": ks, "value": xs}, schema={"key": STR, "value": dtype})
