@@ -8,6 +8,15 @@ from dstreams import ManualClock, SparkContext, StreamingContext
 from dstreams.batch import set_compilation
 
 
+@pytest.fixture(autouse=True)
+def _no_context_left_active():
+    """Only one context may be active: a test that fails half-way must not break the next ones."""
+    yield
+    active = StreamingContext.getActive()
+    if active is not None:
+        active.stop()
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()

@@ -66,11 +66,7 @@ FINAL = [("a", 4), ("b", 3), ("c", 3)]
 
 @pytest.fixture(autouse=True)
 def _clean():
-    OUT.clear()
-    yield
-    active = StreamingContext.getActive()
-    if active is not None:
-        active.stop()
+    OUT.clear()  # the active context is stopped by conftest's _no_context_left_active
 
 
 # -- write-ahead log -----------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+from _crash import kill_at_random
 
 from dstreams import ManualClock, SparkContext, StreamingContext
 
@@ -88,24 +88,19 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    kills = []
+    kills: list[int] = []
     try:
-        pid_file = work / "pid"
-        last_pid = None
         deadline = time.time() + 120
-        while time.time() < deadline and supervisor.poll() is None and len(kills) < 10:
-            if not pid_file.exists() or pid_file.read_text() == last_pid:
-                time.sleep(0.02)
-                continue
-            last_pid = pid_file.read_text()
-            time.sleep(rng.uniform(0.1, 1.6))
-            if time.time() * 1000 > end_ms:
-                break
-            try:
-                os.kill(int(last_pid), signal.SIGKILL)
-                kills.append(round(time.time() * 1000) - first_ms)
-            except ProcessLookupError:
-                break
+        kills = kill_at_random(
+            supervisor,
+            work / "pid",
+            rng,
+            first_ms=first_ms,
+            stop_ms=end_ms,
+            deadline=deadline,
+            max_kills=10,
+            pause=(0.1, 1.6),
+        )
         _, errors = supervisor.communicate(timeout=max(5, deadline - time.time()))
     finally:
         if supervisor.poll() is None:

@@ -8,6 +8,7 @@ import logging
 import os
 
 import pytest
+from _crash import kill_at_random
 
 from dstreams import ManualClock, SparkConf, SparkContext, StreamingContext
 from dstreams.checkpoint.store import CheckpointDir
@@ -58,11 +59,7 @@ def start(directory, setup) -> tuple[StreamingContext, Receiver]:
 
 @pytest.fixture(autouse=True)
 def _clean():
-    OUT.clear()
-    yield
-    active = StreamingContext.getActive()
-    if active is not None:
-        active.stop()
+    OUT.clear()  # the active context is stopped by conftest's _no_context_left_active
 
 
 def batches():
@@ -316,7 +313,6 @@ def test_sigkill_with_a_reliable_receiver_and_the_log_on_loses_and_duplicates_no
     single pwrite) redelivers a chunk, as any at-least-once source; the window is microseconds."""
     import collections
     import random
-    import signal
     import subprocess
     import sys
     import time
@@ -348,24 +344,19 @@ def test_sigkill_with_a_reliable_receiver_and_the_log_on_loses_and_duplicates_no
         stderr=err,
         text=True,
     )
-    kills = []
+    kills: list[int] = []
     try:
-        pid_file = work / "pid"
-        last_pid = None
         deadline = time.time() + 50
-        while time.time() < deadline and supervisor.poll() is None and len(kills) < 8:
-            if not pid_file.exists() or pid_file.read_text() == last_pid:
-                time.sleep(0.02)
-                continue
-            last_pid = pid_file.read_text()
-            time.sleep(rng.uniform(0.1, 1.5))
-            if time.time() * 1000 > end_ms - 500:
-                break
-            try:
-                os.kill(int(last_pid), signal.SIGKILL)
-                kills.append(round(time.time() * 1000) - first_ms)
-            except ProcessLookupError:
-                break
+        kills = kill_at_random(
+            supervisor,
+            work / "pid",
+            rng,
+            first_ms=first_ms,
+            stop_ms=end_ms - 500,
+            deadline=deadline,
+            max_kills=8,
+            pause=(0.1, 1.5),
+        )
         try:
             supervisor.wait(timeout=max(5, deadline - time.time()))
         except subprocess.TimeoutExpired:
