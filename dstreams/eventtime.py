@@ -39,7 +39,7 @@ from .batch import Batch
 from .codec import PARTITION
 from .dstream import DStream
 from .errors import BatchError, ConfigurationError, SchemaError
-from .outputs import to_datetime
+from .outputs import batch_label
 
 if TYPE_CHECKING:
     from .state import StateSnapshot
@@ -110,14 +110,13 @@ class EventTimeDStream(DStream):
         """The event time of every row in epoch milliseconds; clear errors for bad columns."""
         if self.column not in frame.columns:
             raise SchemaError(
-                f"{self.name}: no column {self.column!r} in batch {to_datetime(t)} ({t} ms); "
-                f"columns are {frame.columns}"
+                f"{self.name}: no column {self.column!r} in {batch_label(t)}; columns are {frame.columns}"
             )
         column = frame.get_column(self.column)
         if column.null_count():
             raise SchemaError(
-                f"{self.name}: {column.null_count()} row(s) have no event time (null) in batch "
-                f"{to_datetime(t)} ({t} ms); drop or fill them first, e.g. "
+                f"{self.name}: {column.null_count()} row(s) have no event time (null) in "
+                f"{batch_label(t)}; drop or fill them first, e.g. "
                 f".filter(pl.col({self.column!r}).is_not_null())"
             )
         return _to_ms(column, self.name, t)
@@ -190,7 +189,7 @@ def _to_ms(column: pl.Series, name: str, t: int) -> pl.Series:
     if dtype.is_numeric() and not isinstance(dtype, pl.Decimal):
         return (column.cast(pl.Float64) * 1000).round().cast(pl.Int64)
     raise SchemaError(
-        f"{name}: the event-time column {column.name!r} is {dtype} in batch {to_datetime(t)} ({t} ms); "
+        f"{name}: the event-time column {column.name!r} is {dtype} in {batch_label(t)}; "
         "it must be a Datetime, a Date or seconds since the epoch (e.g. parse strings with "
         "pl.col(...).str.to_datetime())"
     )
@@ -272,8 +271,7 @@ class EventWindowDStream(DStream):
                 result, buffer = self._windows(buffer, watermark, touched)
         except pl.exceptions.PolarsError as error:
             raise BatchError(
-                f"{self.name}: the aggregation failed at batch {to_datetime(t)} ({t} ms): "
-                f"{type(error).__name__}: {error}",
+                f"{self.name}: the aggregation failed at {batch_label(t)}: {type(error).__name__}: {error}",
                 operator=self.name,
                 batch_time=t,
             ) from error

@@ -37,7 +37,7 @@ from . import codec, ops, pairs
 from .batch import Batch
 from .dstream import DStream
 from .errors import BatchError, ConfigurationError, DStreamsError
-from .outputs import to_datetime
+from .outputs import batch_label, to_datetime
 
 if TYPE_CHECKING:
     import polars as pl
@@ -255,7 +255,7 @@ class MapWithStateDStream(DStream):
         except Exception as error:
             raise BatchError(
                 f"{self.name}: the function raised {type(error).__name__}: {error} for key {key!r} "
-                f"at batch {to_datetime(t)} ({t} ms); the state of the previous batch is kept",
+                f"at {batch_label(t)}; the state of the previous batch is kept",
                 operator=self.name,
                 batch_time=t,
             ) from error

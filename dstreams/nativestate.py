@@ -33,7 +33,7 @@ from .batch import Batch
 from .codec import PARTITION
 from .dstream import DStream
 from .errors import BatchError, ConfigurationError, SchemaError
-from .outputs import to_datetime
+from .outputs import batch_label
 from .state import ChangeTracker, StateDelta
 
 if TYPE_CHECKING:
@@ -333,7 +333,7 @@ class NativeMapWithStateDStream(DStream):
             expired = store.expire(t - self._timeout_ms) if self._timeout_ms is not None else None
         except pl.exceptions.PolarsError as error:
             raise BatchError(
-                f"{self.name}: the state expressions failed at batch {to_datetime(t)} ({t} ms): "
+                f"{self.name}: the state expressions failed at {batch_label(t)}: "
                 f"{type(error).__name__}: {error}",
                 operator=self.name,
                 batch_time=t,
@@ -364,9 +364,7 @@ class NativeMapWithStateDStream(DStream):
         key = pl.col(self._spec.keys[0]) if len(self._spec.keys) == 1 else pl.struct(self._spec.keys)
         frame = frame.with_columns(key.alias(_KEY))  # type: ignore[union-attr]
         if frame.get_column(_KEY).null_count():
-            raise SchemaError(
-                f"{self.name}: null keys in batch {to_datetime(t)} ({t} ms); drop or fill them first"
-            )
+            raise SchemaError(f"{self.name}: null keys in {batch_label(t)}; drop or fill them first")
         return frame
 
     def _store_for(self, grouped: pl.DataFrame | None, t: int) -> NativeStore:

@@ -27,6 +27,11 @@ def to_datetime(ms: int) -> _dt.datetime:
     return _dt.datetime.fromtimestamp(ms / 1000.0)
 
 
+def batch_label(ms: int) -> str:
+    """How errors name a batch: ``batch 2026-11-24 10:00:01 (1764000001000 ms)``."""
+    return f"batch {to_datetime(ms)} ({ms} ms)"
+
+
 def to_ms(value: Any) -> int:
     """A batch time given as datetime, unix seconds or ms-int ``Time`` -> epoch milliseconds."""
     if isinstance(value, _dt.datetime):

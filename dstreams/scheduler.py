@@ -39,7 +39,7 @@ from .listener import (
     StreamingStarted,
     StreamInputInfo,
 )
-from .outputs import to_datetime
+from .outputs import batch_label
 
 if TYPE_CHECKING:
     from .context import StreamingContext
@@ -180,8 +180,7 @@ class Scheduler:
         except Exception as error:
             # As Spark's "Error generating jobs for time t": report it, skip the batch, go on.
             wrapped = BatchError(
-                f"generating batch {to_datetime(t)} ({t} ms) failed in {source!r}: "
-                f"{type(error).__name__}: {error}",
+                f"generating {batch_label(t)} failed in {source!r}: {type(error).__name__}: {error}",
                 operator=repr(source),
                 batch_time=t,
             )
@@ -225,9 +224,7 @@ class Scheduler:
             elif info is not None:  # None: generating the batch failed (already reported)
                 self._run_outputs(t, info)
         except Exception as error:  # an engine bug must not kill the runner
-            self._ssc._report_error(
-                BatchError(f"batch {to_datetime(t)} ({t} ms) failed: {error}", batch_time=t), error
-            )
+            self._ssc._report_error(BatchError(f"{batch_label(t)} failed: {error}", batch_time=t), error)
         finally:
             try:
                 if cp is not None:  # checkpoint hook: completion marker, state checkpoints (never raises)
@@ -307,10 +304,10 @@ def _batch_error(error: Exception, operator: str, t: int) -> BatchError:
     if isinstance(error, BatchError):
         op = error.operator or operator
         # The operator's own message already starts with its name: "map(<lambda> ...) failed: ..."
-        message = f"batch {to_datetime(t)} ({t} ms), output {operator}: {error}"
+        message = f"{batch_label(t)}, output {operator}: {error}"
         return BatchError(message, operator=op, batch_time=t)
     if isinstance(error, DStreamsError):
-        message = f"batch {to_datetime(t)} ({t} ms) failed in {operator}: {error}"
+        message = f"{batch_label(t)} failed in {operator}: {error}"
     else:
-        message = f"batch {to_datetime(t)} ({t} ms) failed in {operator}: {type(error).__name__}: {error}"
+        message = f"{batch_label(t)} failed in {operator}: {type(error).__name__}: {error}"
     return BatchError(message, operator=operator, batch_time=t)

@@ -42,7 +42,7 @@ from . import codec, ops, pairs, recognize
 from .batch import Batch
 from .dstream import DStream
 from .errors import BatchError
-from .outputs import to_datetime
+from .outputs import batch_label
 
 try:
     from . import tracing
@@ -562,7 +562,7 @@ class StateDStream(DStream):
             except Exception as error:
                 raise BatchError(
                     f"{self.name}: updateFunc raised {type(error).__name__}: {error} for key {k!r} "
-                    f"at batch {to_datetime(t)} ({t} ms); the state of the previous batch is kept",
+                    f"at {batch_label(t)}; the state of the previous batch is kept",
                     operator=self.name,
                     batch_time=t,
                 ) from error

@@ -32,7 +32,7 @@ from . import codec, ops, pairs, recognize
 from .batch import Batch
 from .dstream import DStream
 from .errors import BatchError
-from .outputs import to_datetime
+from .outputs import batch_label
 
 if TYPE_CHECKING:
     from .state import StateSnapshot
@@ -219,7 +219,7 @@ class _Combiner:
         except Exception as error:
             raise BatchError(
                 f"{self.name}: {role} {ops.describe(fn)} raised {type(error).__name__}: {error} "
-                f"for key {key!r} at batch {to_datetime(t)} ({t} ms); the previous window is kept",
+                f"for key {key!r} at {batch_label(t)}; the previous window is kept",
                 operator=self.name,
                 batch_time=t,
             ) from error
@@ -532,7 +532,7 @@ class WindowedAggDStream(DStream):
             out = self._finish(current)
         except pl.exceptions.PolarsError as error:
             raise BatchError(
-                f"{self.name}: failed at batch {to_datetime(t)} ({t} ms): {type(error).__name__}: {error}",
+                f"{self.name}: failed at {batch_label(t)}: {type(error).__name__}: {error}",
                 operator=self.name,
                 batch_time=t,
             ) from error

@@ -31,7 +31,7 @@ from dstreams.batch import Batch
 from dstreams.codec import PARTITION
 from dstreams.dstream import DStream
 from dstreams.errors import BatchError, ConfigurationError, SchemaError
-from dstreams.outputs import to_datetime
+from dstreams.outputs import batch_label
 
 from .errors import ParseException
 from .session import SparkSession
@@ -134,9 +134,7 @@ class SqlDStream(DStream):
             for name, table in zip(self._names, tables)
         )
         message = (
-            f"{self._label} failed on batch {to_datetime(t)} ({t} ms): {error}\n"
-            f"  query: {self._query}\n"
-            f"  tables: {inputs}"
+            f"{self._label} failed on {batch_label(t)}: {error}\n  query: {self._query}\n  tables: {inputs}"
         )
         return BatchError(message, operator=self._label, batch_time=t)
 
