@@ -75,5 +75,10 @@ class _GraphUnpickler(pickle.Unpickler):
             raise pickle.UnpicklingError(f"unknown reference {pid!r} in a saved graph") from None
 
 
+def graph_files(spec: dict[str, Any]) -> list[str]:
+    """The files holding one saved graph: its copies (checkpoints before copies were kept name one)."""
+    return list(spec.get("copies") or [spec["file"]])
+
+
 def _none() -> None:
     return None

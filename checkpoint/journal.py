@@ -25,6 +25,7 @@ from typing import Any
 
 from dstreams.batch import Batch
 
+from .errors import CheckpointError
 from .store import CheckpointDir
 from .wal import Entry, WriteAheadLog
 
@@ -62,10 +63,23 @@ class InputJournal:
                 meta = {"layout": batch.layout, "partitions": batch.num_partitions}
                 entries.append(Entry(t, "input", name, meta, batch.table))
         entries.append(Entry(t, "generated", "", {"positions": positions}))
-        self.log.append(entries, sync=None if sync else False)
+        self._append(t, entries, sync=None if sync else False)
 
     def completed(self, t: int) -> None:
-        self.log.append([Entry(t, "completed")], sync=False)
+        self._append(t, [Entry(t, "completed")], sync=False)
+
+    def _append(self, t: int, entries: list[Entry], sync: bool | None) -> None:
+        # A full disk or a lost permission is the checkpoint's problem, not the source's: name the
+        # journal's path and what to do (what was journaled before stays replayable).
+        try:
+            self.log.append(entries, sync=sync)
+        except OSError as error:
+            where = self.log.directory.path(self.log.rel)
+            raise CheckpointError(
+                f"cannot write the input journal of batch {t} ms in {where}: {error}. Free space on that "
+                "disk or fix its permissions, then restart the application with the same checkpoint "
+                "directory: batches already journaled are replayed, nothing accepted is lost"
+            ) from error
 
     def roll(self) -> None:
         """Start a new segment with the next batch (the timer calls this after each checkpoint time)."""

@@ -38,7 +38,7 @@ from dstreams.errors import ConfigurationError
 
 from . import manifest, names, shutdown, sources
 from .errors import CheckpointError
-from .graphfile import dump_graph
+from .graphfile import dump_graph, graph_files
 from .journal import InputJournal
 from .receiver_log import ENABLE, ReceiverLog
 from .snapshots import write_snapshot
@@ -173,9 +173,14 @@ class Checkpointer:
                 reason,
             )
             return None, reason
-        rel = f"graph/g{self.generation:06d}-{uuid.uuid4().hex[:8]}.pkl"
-        self._dir.write_file(rel, data, sync=self._sync)
-        return {"file": rel, "bytes": len(data), "crc32": zlib.crc32(data)}, None
+        # Two copies: every checkpoint of this generation names the same graph, so one damaged
+        # file must not make them all unusable (the reader takes the first copy that checks out).
+        copies = []
+        for _ in range(2):
+            rel = f"graph/g{self.generation:06d}-{uuid.uuid4().hex[:8]}.pkl"
+            self._dir.write_file(rel, data, sync=self._sync)
+            copies.append(rel)
+        return {"file": copies[0], "copies": copies, "bytes": len(data), "crc32": zlib.crc32(data)}, None
 
     # -- scheduler hooks: start ------------------------------------------------------------------
     def starting(self, zero: int) -> int:
@@ -266,7 +271,7 @@ class Checkpointer:
         if not self.replays(t):
             try:
                 self._journal.completed(t)
-            except OSError as error:  # losing the marker only re-runs the batch's outputs
+            except (OSError, CheckpointError) as error:  # losing the marker only re-runs its outputs
                 log.warning("checkpoint journal: cannot mark batch %d ms completed: %s", t, error)
         self._last_processed = t
         if (t - self.zero) % self.interval_ms == 0:
@@ -412,10 +417,10 @@ class Checkpointer:
                 for spec in state["tables"].values():
                     folders.add(spec["file"].rsplit("/", 1)[0].split("/", 1)[1])
             if m.body.get("graph"):
-                graphs.add(m.body["graph"]["file"].split("/", 1)[1])
+                graphs.update(f.split("/", 1)[1] for f in graph_files(m.body["graph"]))
             oldest[m.generation] = min(oldest.get(m.generation, m.checkpoint_ms), m.checkpoint_ms)
         if self._graph_entry is not None:
-            graphs.add(self._graph_entry["file"].split("/", 1)[1])
+            graphs.update(f.split("/", 1)[1] for f in graph_files(self._graph_entry))
         for folder in d.listdir("state"):
             if folder not in folders:
                 d.delete_tree(f"state/{folder}")

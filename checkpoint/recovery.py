@@ -23,15 +23,17 @@ held something that cannot be pickled, such as a Kafka consumer).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from dstreams.privatefiles import check_trusted
 from dstreams.state import StateSnapshot
 
 from . import manifest, names
 from .errors import CheckpointCorruptError, CheckpointError, GraphMismatchError
-from .graphfile import load_graph
+from .graphfile import graph_files, load_graph
 from .journal import JournalReplay, read_journal
 from .snapshots import check_files, read_snapshot
 from .store import CheckpointDir, resolve
@@ -73,7 +75,8 @@ def get_or_create(
 ) -> StreamingContext:
     """See the module docstring and :meth:`StreamingContext.getOrCreate`."""
     directory = resolve(checkpointPath)
-    found = load_latest(directory)
+    # upgrade mode builds the graph from the new code: the saved one is never read nor unpickled
+    found = load_latest(directory, read_graph=not upgrade)
     if found is None:
         ssc = _setup(cls, setupFunc)
         ssc.checkpoint(checkpointPath)
@@ -113,12 +116,18 @@ def get_or_create(
 
 
 def load_latest(
-    directory: CheckpointDir,
+    directory: CheckpointDir, *, read_graph: bool = True
 ) -> tuple[manifest.Manifest, dict[str, StateSnapshot], bytes | None] | None:
-    """The newest checkpoint that reads back whole, its state and its graph; None when there is none."""
+    """The newest checkpoint that reads back whole, its state and its graph; None when there is none.
+
+    With ``read_graph`` the directory must be trusted first (see :func:`check_trust`): the graph is
+    code. Without it the graph is not read (upgrade mode) and None is returned in its place.
+    """
     found = manifest.manifest_names(directory)
     if not found:
         return None
+    if read_graph:
+        check_trust(directory)
     problems = []
     for entry in reversed(found):
         name = entry[3]
@@ -128,7 +137,7 @@ def load_latest(
             for state in states.values():
                 check_files(directory, state)
             snapshots = {n: read_snapshot(directory, state) for n, state in states.items()}
-            graph = _read_graph(directory, chosen.body.get("graph"))
+            graph = _read_graph(directory, chosen.body.get("graph")) if read_graph else None
         except CheckpointCorruptError as error:
             log.warning("checkpoint %s in %s is skipped: %s", name, directory.location, error)
             problems.append(f"{name}: {error}")
@@ -143,7 +152,13 @@ def load_latest(
     raise CheckpointCorruptError(
         f"none of the {len(found)} checkpoint(s) in {directory.location} can be read: "
         + "; ".join(problems)
-        + ". Move the directory away to start afresh (the state in it is lost)"
+        + (
+            ". If only the saved graph is damaged, getOrCreate(path, setupFunc, upgrade=True) rebuilds "
+            "the graph from your code and keeps the saved state; otherwise move the directory away to "
+            "start afresh (the state in it is lost)"
+            if read_graph
+            else ". Move the directory away to start afresh (the state in it is lost)"
+        )
     )
 
 
@@ -152,13 +167,50 @@ def _read_graph(directory: CheckpointDir, spec: dict[str, Any] | None) -> bytes 
         return None
     import zlib
 
-    try:
-        data = directory.read_bytes(spec["file"])
-    except OSError as error:
-        raise CheckpointCorruptError(f"graph file {spec['file']} cannot be read: {error}") from error
-    if len(data) != spec["bytes"] or zlib.crc32(data) != spec["crc32"]:
-        raise CheckpointCorruptError(f"graph file {spec['file']} is damaged (size or checksum mismatch)")
-    return data
+    problems = []
+    for rel in graph_files(spec):
+        try:
+            data = directory.read_bytes(rel)
+        except OSError as error:
+            problems.append(f"graph file {rel} cannot be read: {error}")
+            continue
+        if len(data) != spec["bytes"] or zlib.crc32(data) != spec["crc32"]:
+            problems.append(f"graph file {rel} is damaged (size or checksum mismatch)")
+            continue
+        if directory.is_local and TRUST_ANY_OWNER not in _trust_settings():
+            check_trusted(directory.path(rel), what="checkpoint graph file")
+        return data
+    raise CheckpointCorruptError("; ".join(problems))
+
+
+TRUST_ANY_OWNER = "spark.dstreams.checkpoint.trustAnyOwner"
+
+
+def _trust_settings() -> set[str]:
+    """The trust opt-outs in force: the active SparkContext's conf, or the environment variable
+    ``DSTREAMS_CHECKPOINT_TRUST_ANY_OWNER=true`` (getOrCreate runs before setupFunc makes a context)."""
+    from dstreams.spark import SparkContext
+
+    values = [os.environ.get("DSTREAMS_CHECKPOINT_TRUST_ANY_OWNER", "")]
+    sc = SparkContext._active
+    if sc is not None:
+        values.append(sc.getConf().get(TRUST_ANY_OWNER, "") or "")
+    return {TRUST_ANY_OWNER} if any(v.strip().lower() == "true" for v in values) else set()
+
+
+def check_trust(directory: CheckpointDir) -> None:
+    """Refuse to load a graph (code) from a local checkpoint directory another user could write.
+
+    The directory and its ``graph`` folder must be owned by this user (or root) and not writable by
+    group or others (see :func:`dstreams.privatefiles.check_trusted`); set
+    ``spark.dstreams.checkpoint.trustAnyOwner=true`` to load it anyway.
+    """
+    if not directory.is_local or TRUST_ANY_OWNER in _trust_settings():
+        return
+    for rel in ("", "graph"):
+        path = directory.path(rel)
+        if os.path.exists(path):
+            check_trusted(path, what="checkpoint directory")
 
 
 def _setup(cls: type[StreamingContext], setupFunc: Callable[[], StreamingContext]) -> StreamingContext:

@@ -27,6 +27,8 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
+from dstreams.privatefiles import make_private_dirs, open_private, private_temp
+
 from .errors import CheckpointError, CheckpointUnwritableError
 
 
@@ -87,8 +89,9 @@ class CheckpointDir:
 
     # -- writing ---------------------------------------------------------------------------------
     def makedirs(self, rel: str) -> None:
+        """Create a directory of the checkpoint (local: mode 0700, as every file in it is private)."""
         if self._fs is None:
-            os.makedirs(self.path(rel), exist_ok=True)
+            make_private_dirs(self.path(rel))
         else:
             self._fs.create_dir(self.path(rel), recursive=True)
 
@@ -97,8 +100,9 @@ class CheckpointDir:
         full = self.path(rel)
         if self._fs is None:
             parent = os.path.dirname(full)
-            os.makedirs(parent, exist_ok=True)
-            with open(full, "xb") as fh:  # "x": an existing file is a bug, never overwritten
+            make_private_dirs(parent)
+            # exclusive: an existing file is a bug (or a planted link), never overwritten
+            with open_private(full, exclusive=True) as fh:
                 fh.write(data)
                 if sync:
                     fh.flush()
@@ -116,18 +120,13 @@ class CheckpointDir:
         full = self.path(rel)
         if self._fs is None:
             parent, name = os.path.split(full)
-            os.makedirs(parent, exist_ok=True)
-            tmp = os.path.join(parent, f".{name}.{os.getpid()}.tmp")
-            try:
-                with open(tmp, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
+            make_private_dirs(parent)
+            with private_temp(parent, name) as (fh, tmp):
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+                fh.close()
                 os.replace(tmp, full)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
             fsync_dir(parent)
         else:
             if self.size(rel) is not None:

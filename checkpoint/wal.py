@@ -38,6 +38,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from dstreams.privatefiles import open_private
+
 from .store import CheckpointDir, fsync_dir
 
 log = logging.getLogger("dstreams")
@@ -144,7 +146,8 @@ class WriteAheadLog:
         self.directory.makedirs(self.rel)
         name = f"{_pos(position)}-{uuid.uuid4().hex[:8]}{SUFFIX}"
         full = self.directory.path(f"{self.rel}/{name}")
-        self._file = open(full, "xb")  # noqa: SIM115 - kept open across appends, closed in _close_segment
+        # kept open across appends, closed in _close_segment; private: it holds the received data
+        self._file = open_private(full, exclusive=True)
         self._writer = ipc.new_stream(self._file, ENVELOPE)
         self._file.flush()
         if self.sync:

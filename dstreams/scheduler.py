@@ -176,12 +176,14 @@ class Scheduler:
                 meta = getattr(source, "_input_metadata", None)  # e.g. Kafka offsets, receiver rate
                 info.stream_inputs[source._id] = StreamInputInfo(source._id, records, meta(t) if meta else {})
             if cp is not None:  # checkpoint hook: the batch's data is durable before it runs
+                source = "the checkpoint's input journal"  # a failure here is not the source's
                 cp.generated(t, {s: s._allocated[t] for s in self._graph.inputs})
         except Exception as error:
             # As Spark's "Error generating jobs for time t": report it, skip the batch, go on.
+            culprit = source if isinstance(source, str) else repr(source)
             wrapped = BatchError(
-                f"generating {batch_label(t)} failed in {source!r}: {type(error).__name__}: {error}",
-                operator=repr(source),
+                f"generating {batch_label(t)} failed in {culprit}: {type(error).__name__}: {error}",
+                operator=culprit,
                 batch_time=t,
             )
             self._ssc._report_error(wrapped, error)

@@ -51,10 +51,12 @@ are stat'ed, so directories with many thousands of files stay cheap.
 from __future__ import annotations
 
 import glob
+import io
 import json
 import logging
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -69,6 +71,7 @@ from dstreams import codec, ops
 from dstreams.batch import Batch
 from dstreams.dstream import InputDStream
 from dstreams.errors import ConfigurationError, DStreamsError
+from dstreams.privatefiles import make_private_dirs, private_temp
 
 from .ratecontrol import duration_ms
 
@@ -121,6 +124,7 @@ class FileInputDStream(InputDStream):
         recordLength: int | None = None,
         badRecordsPath: str | None = None,
         newFilesOnly: bool = True,
+        followSymlinks: bool = False,
         **options: Any,
     ):
         if format not in FORMATS:
@@ -147,6 +151,10 @@ class FileInputDStream(InputDStream):
         self.record_length = recordLength
         self.bad_records_path = badRecordsPath
         self.new_files_only = newFilesOnly
+        # Anyone who can drop a file into the directory could drop a link to a file only the
+        # application may read: links are skipped (reported once each) unless asked for.
+        self.follow_symlinks = bool(followSymlinks)
+        self._skipped_links: set[str] = set()
         self._options = options
         conf = ssc.sparkContext.getConf()
         min_remember = duration_ms(conf.get(MIN_REMEMBER, "60s"), MIN_REMEMBER, "s")
@@ -301,7 +309,24 @@ class FileInputDStream(InputDStream):
             if os.path.isdir(match):
                 yield from _scan(match, self)
             elif not os.path.basename(match).startswith((".", "_")) and os.path.isfile(match):
+                if os.path.islink(match) and not self.follow_symlinks:
+                    self.skipped_link(match)
+                    continue
                 yield match, _PathEntry(match)
+
+    def skipped_link(self, path: str) -> None:
+        """Report a symbolic link in the watched directory once; it is never read (followSymlinks=False)."""
+        if path in self._skipped_links:
+            return
+        self._skipped_links.add(path)
+        log.warning(
+            "%r: skipping %s: it is a symbolic link (to %s); a watched directory is read for regular "
+            "files only. Move the file itself in, or pass followSymlinks=True if every user who can "
+            "write the directory may make the application read any file it can read",
+            self,
+            path,
+            os.path.realpath(path),
+        )
 
     def _changed_since_read(self, present: set[str], t: int) -> list[_Bad]:
         bad = []
@@ -329,10 +354,11 @@ class FileInputDStream(InputDStream):
     # -- reading -----------------------------------------------------------------------------------
     def _read(self, file: _File) -> tuple[pa.Table | None, list[_Bad]]:
         try:
-            with pa.OSFile(file.path, "rb") as fh:  # into Arrow memory: no Python bytes copy
-                data = fh.read_buffer()
-            st = os.stat(file.path)
+            data, st = _read_file(file.path, follow=self.follow_symlinks)
         except OSError as error:
+            if not self.follow_symlinks and os.path.islink(file.path):
+                self.skipped_link(file.path)  # replaced by a link after it was listed
+                return None, []
             return None, [_Bad(file.path, None, "", f"could not be read: {error}")]
         if (st.st_size, st.st_mtime_ns) != (file.size, file.mtime_ns) or data.size != st.st_size:
             return None, [
@@ -404,18 +430,34 @@ class FileInputDStream(InputDStream):
         )
         types = dict(zip(self.schema.names, self.schema.types)) if self.schema is not None else None
         nulls = [o.get("nullValue", "")]
-        convert = pa_csv.ConvertOptions(column_types=types, null_values=nulls, strings_can_be_null=True)
-        try:
-            table = pa_csv.read_csv(pa.BufferReader(data), read, parse, convert)
-        except pa.ArrowInvalid as error:
-            if types is None or "conversion error" not in str(error):
-                raise
-            table, conversion, invalid = _csv_convert_rows(data, read, parse, types, nulls)
-            return table, _csv_bad_lines(path, data.to_pybytes(), header, parse, conversion, invalid)
-        if not header and names is None:
-            table = table.rename_columns([f"_c{i}" for i in range(table.num_columns)])
-        bad = _csv_bad_lines(path, data.to_pybytes(), header, parse, [], invalid) if invalid else []
-        return table, bad
+        unterminated: list[_Bad] = []
+        if quote:
+            escape = o.get("escape") or None
+            raw_bytes = data.to_pybytes()
+            if escape or raw_bytes.count(quote.encode()) % 2:
+                index = _csv_unterminated_quote(raw_bytes, quote.encode(), escape and escape.encode())
+                if index is not None:
+                    kept = _LINE_END.split(raw_bytes)
+                    unterminated.append(
+                        _Bad(
+                            path,
+                            index + 1,
+                            _shown(kept[index]),
+                            f"unterminated quote ({quote}): the line is left out",
+                        )
+                    )
+                    ends = [m.end() for m in _LINE_END.finditer(raw_bytes)]
+                    start = ends[index - 1] if index else 0
+                    stop = ends[index] if index < len(ends) else len(raw_bytes)
+                    data = pa.py_buffer(raw_bytes[:start] + raw_bytes[stop:])
+                    if header and index == 0:
+                        raise pa.ArrowInvalid(f"the header line has an unterminated quote ({quote})")
+        table, bad = _read_csv_rows(path, data, header, names, read, parse, types, nulls, invalid)
+        if unterminated:  # lines from the removed one on are one further down in the file
+            for b in bad:
+                if b.line is not None and b.line >= unterminated[0].line:
+                    b.line += 1
+        return table, sorted(unterminated + bad, key=lambda b: (b.line is None, b.line or 0))
 
     def _read_json(self, path: str, data: pa.Buffer) -> tuple[pa.Table, list[_Bad]]:
         parse = pa_json.ParseOptions(
@@ -441,14 +483,22 @@ class FileInputDStream(InputDStream):
                 bad.append(_Bad(path, number, _shown(line), f"not valid JSON ({error})"))
                 continue
             if isinstance(value, dict):
-                good.append(line)
+                good.append((number, line))
             else:
                 bad.append(_Bad(path, number, _shown(line), f"a JSON {type(value).__name__}, not an object"))
-        if not bad and whole_file_error is not None:
-            raise whole_file_error  # each line parses, but not together (types differ): a bad file
         if not good:
             return _empty_like(self.schema), bad
-        return pa_json.read_json(pa.BufferReader(b"\n".join(good)), parse_options=parse), bad
+        if whole_file_error is None:
+            try:
+                return pa_json.read_json(
+                    pa.BufferReader(b"\n".join(line for _, line in good)), parse_options=parse
+                ), bad
+            except pa.ArrowInvalid:
+                pass
+        # Each line parses, but not together: some values do not fit the column's type. Keep every
+        # line that fits, report each one that does not (see _json_fitting_lines).
+        table, misfits = _json_fitting_lines(path, good, self.schema)
+        return table, sorted(bad + misfits, key=lambda b: b.line or 0)
 
     def _read_parquet(self, path: str, data: pa.Buffer) -> tuple[pa.Table, list[_Bad]]:
         columns = self.schema.names if self.schema is not None else None
@@ -466,11 +516,11 @@ class FileInputDStream(InputDStream):
 
     # -- bad records and metrics -------------------------------------------------------------------
     def _write_bad_records(self, t: int, bad: list[_Bad]) -> str:
-        directory = os.path.join(self.bad_records_path, str(t))
-        os.makedirs(directory, exist_ok=True)
+        directory = make_private_dirs(os.path.join(self.bad_records_path, str(t)))
         target = os.path.join(directory, f"bad_records-{self._id}.json")
-        tmp = os.path.join(directory, f".bad_records-{self._id}.json.{os.getpid()}.tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
+        # the records are the application's data: a private file with an unpredictable temp name
+        with private_temp(directory, os.path.basename(target)) as (raw, tmp):
+            fh = io.TextIOWrapper(raw, encoding="utf-8")
             for b in bad:
                 entry = {
                     "path": b.path,
@@ -480,7 +530,8 @@ class FileInputDStream(InputDStream):
                     "batchTime": t,
                 }
                 fh.write(json.dumps(entry) + "\n")
-        os.replace(tmp, target)
+            fh.close()
+            os.replace(tmp, target)
         log.warning("%r: %d bad record(s) in batch %d skipped, written to %s", self, len(bad), t, target)
         return target
 
@@ -501,6 +552,25 @@ class FileInputDStream(InputDStream):
 
 
 _COLUMNAR = ("csv", "json", "parquet", "arrow")
+
+
+def _read_file(path: str, *, follow: bool) -> tuple[pa.Buffer, os.stat_result]:
+    """The file's bytes in Arrow memory (no Python bytes copy) and its stat, from one open file:
+    without ``follow`` a symbolic link is refused at open (``O_NOFOLLOW``), not checked beforehand."""
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | (0 if follow else getattr(os, "O_NOFOLLOW", 0))
+    fd = os.open(path, flags)
+    with io.FileIO(fd, "rb", closefd=True) as fh:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(f"{path} is not a regular file")
+        buffer = pa.allocate_buffer(st.st_size)
+        view, done = memoryview(buffer), 0
+        while done < st.st_size:
+            n = fh.readinto(view[done:])
+            if not n:
+                break  # cut short while being read: the size check of the caller reports it
+            done += n
+        return (buffer if done == st.st_size else buffer.slice(0, done)), st
 
 
 class _PathEntry:
@@ -527,6 +597,10 @@ def _scan(directory: str, stream: FileInputDStream) -> Iterator[tuple[str, Any]]
             if name.startswith((".", "_")):
                 continue
             try:
+                if entry.is_symlink() and not stream.follow_symlinks:
+                    if entry.is_file():
+                        stream.skipped_link(entry.path)
+                    continue
                 if not entry.is_file():
                     continue
             except OSError:
@@ -609,6 +683,109 @@ def _text_lines_slowly(path: str, data: bytes) -> tuple[pa.Array, list[_Bad]]:
                 _Bad(path, number, _shown(raw), f"not valid UTF-8 ({error.reason} at byte {error.start})")
             )
     return pa.array(good, pa.string()), bad
+
+
+def _json_fitting_lines(
+    path: str, lines: list[tuple[int, bytes]], schema: pa.Schema | None
+) -> tuple[pa.Table, list[_Bad]]:
+    """Read JSON object lines whose values may not fit one type per column, losing only the misfits.
+
+    With a schema, a line whose value does not convert to its column's type is bad. Without one, a
+    column takes the type of its first non-null value in the file, and a later line with a value of
+    another type is bad (reported, not widened: a column's type never depends on what came later).
+    Chunks that read cleanly are kept whole; a failing chunk is halved until the failing lines are
+    alone, so a file with few bad lines costs a few reads more than a good one.
+    """
+    bad: list[_Bad] = []
+    tables: list[pa.Table] = []
+    known = schema  # without a schema: the types established by the lines read so far
+
+    def read(chunk: list[tuple[int, bytes]]) -> pa.Table:
+        parse = pa_json.ParseOptions(
+            explicit_schema=known,
+            unexpected_field_behavior="ignore" if schema is not None else "infer",
+        )
+        return pa_json.read_json(pa.BufferReader(b"\n".join(line for _, line in chunk)), parse_options=parse)
+
+    pending = [lines]
+    while pending:
+        chunk = pending.pop()
+        try:
+            table = read(chunk)
+        except pa.ArrowInvalid as error:
+            if len(chunk) == 1:
+                number, line = chunk[0]
+                why = str(error).splitlines()[0]
+                bad.append(
+                    _Bad(path, number, _shown(line), f"a value does not fit its column's type ({why})")
+                )
+            else:
+                half = len(chunk) // 2
+                pending += [chunk[half:], chunk[:half]]  # the first half is read first
+            continue
+        tables.append(table)
+        if schema is None:  # all-null columns stay open: their type comes from a later value
+            known = pa.schema([f for f in table.schema if not pa.types.is_null(f.type)]) or None
+            if known is not None and not len(known):
+                known = None
+    if not tables:
+        return _empty_like(schema), bad
+    return pa.concat_tables(tables, promote_options="default"), bad
+
+
+def _read_csv_rows(
+    path: str,
+    data: pa.Buffer,
+    header: bool,
+    names: Any,
+    read: Any,
+    parse: Any,
+    types: Any,
+    nulls: Any,
+    invalid: list[str],
+) -> tuple[pa.Table, list[_Bad]]:
+    """Read CSV ``data``; rows of the wrong width (collected in ``invalid``) and values that do not
+    convert are bad records with their line numbers."""
+    convert = pa_csv.ConvertOptions(column_types=types, null_values=nulls, strings_can_be_null=True)
+    try:
+        table = pa_csv.read_csv(pa.BufferReader(data), read, parse, convert)
+    except pa.ArrowInvalid as error:
+        if types is None or "conversion error" not in str(error):
+            raise
+        table, conversion, invalid = _csv_convert_rows(data, read, parse, types, nulls)
+        return table, _csv_bad_lines(path, data.to_pybytes(), header, parse, conversion, invalid)
+    if not header and names is None:
+        table = table.rename_columns([f"_c{i}" for i in range(table.num_columns)])
+    bad = _csv_bad_lines(path, data.to_pybytes(), header, parse, [], invalid) if invalid else []
+    return table, bad
+
+
+def _csv_unterminated_quote(data: bytes, quote: bytes, escape: bytes | None) -> int | None:
+    """The 0-based index of the line where a quote opens and is never closed, or None.
+
+    pyarrow reads everything after such a quote as one field (good rows swallowed, nothing said):
+    the caller reports that line and reads the rest without it. Quoted line breaks that are closed
+    later are fine. Only called when the file's quote count is odd (or an escape char is set).
+    """
+    opened_at: int | None = None
+    inside = False
+    line = 0
+    i, n = 0, len(data)
+    q = quote[0]
+    e = escape[0] if escape else -1
+    while i < n:
+        c = data[i]
+        if c == e:
+            i += 2
+            continue
+        if c == q:
+            inside = not inside
+            if inside:
+                opened_at = line
+        elif c == 10 or (c == 13 and (i + 1 >= n or data[i + 1] != 10)):
+            line += 1
+        i += 1
+    return opened_at if inside else None
 
 
 def _csv_bad_lines(

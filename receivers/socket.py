@@ -16,8 +16,10 @@ connection, the receiver reports it (``onReceiverError``) and reconnects after t
 one line of a quarantine file, counted (``badLines`` in the stream's input metadata) and reported
 to listeners with the file name and the line number in that file. An endless line is written to
 the quarantine file as it arrives (memory stays bounded) and reported when it passes the limit. The
-quarantine file is ``<quarantinePath>/socket-<stream>-<host>-<port>-<start time>.txt``;
-``quarantinePath`` defaults to ``<checkpoint dir>/quarantine``, else ``<tmp>/dstreams-quarantine``.
+quarantine file is ``<quarantinePath>/socket-<stream>-<host>-<port>-<start time>-<random>.txt``;
+``quarantinePath`` defaults to ``<checkpoint dir>/quarantine``, else ``quarantine`` in the user's private
+state directory (``$XDG_STATE_HOME/dstreams``, else ``~/.local/state/dstreams``); directories are
+created 0700, the file 0600 with a random part in its name, and a symlink in its place is refused.
 
 When processing is slower than the server, ``store`` blocks at the stream's buffer bound, the
 receiver stops reading and TCP flow control slows the server down: nothing is dropped.
@@ -28,8 +30,8 @@ receiver stops reading and TCP flow control slows the server down: nothing is dr
 from __future__ import annotations
 
 import os
+import secrets
 import socket
-import tempfile
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -38,6 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dstreams.errors import ConfigurationError
+from dstreams.privatefiles import make_private_dirs, open_private, state_dir
 
 from .receiver import Receiver, ReceiverInputDStream
 
@@ -152,14 +155,12 @@ class SocketReceiver(Receiver):
             if directory is None:
                 stream = self._stream
                 checkpoint = stream._ssc._checkpoint_dir if stream is not None else None
-                directory = (
-                    os.path.join(checkpoint, "quarantine")
-                    if checkpoint
-                    else os.path.join(tempfile.gettempdir(), "dstreams-quarantine")
-                )
+                # never the shared temp directory: quarantined lines are the application's data
+                directory = os.path.join(checkpoint or state_dir(), "quarantine")
             stamp = time.strftime("%Y%m%d-%H%M%S")
             host = "".join(c if c.isalnum() or c in ".-" else "_" for c in self.host)
-            name = f"socket-{self.streamId}-{host}-{self.port}-{stamp}-{os.getpid()}.txt"
+            token = secrets.token_hex(4)  # an unpredictable name, even in a directory others can see
+            name = f"socket-{self.streamId}-{host}-{self.port}-{stamp}-{token}.txt"
             self._quarantine = _Quarantine(os.path.join(directory, name))
         return self._quarantine
 
@@ -181,8 +182,9 @@ class _Quarantine:
     def write(self, raw: bytes, *, end: bool = True) -> int:
         """Append ``raw`` (and end the line); returns the 1-based line number in the file."""
         if self._file is None:
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            self._file = open(self.path, "ab")  # noqa: SIM115 - kept open for the stream's lifetime
+            make_private_dirs(os.path.dirname(self.path))
+            # private (0600), never through a planted symlink; kept open for the stream's lifetime
+            self._file = open_private(self.path, append=True)
         self._file.write(raw)
         if end:
             self._file.write(b"\n")
