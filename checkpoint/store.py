@@ -97,6 +97,22 @@ class CheckpointDir:
 
     def write_file(self, rel: str, data: bytes | memoryview, *, sync: bool = True) -> int:
         """Write a new file (a unique name: never an existing one); returns its size in bytes."""
+        with self._naming_failures(rel):
+            return self._write_file(rel, data, sync=sync)
+
+    @contextlib.contextmanager
+    def _naming_failures(self, rel: str):
+        # "No space left on device" alone does not say which disk: name the file and what to do.
+        try:
+            yield
+        except OSError as error:
+            raise CheckpointError(
+                f"cannot write {self.path(rel)} in checkpoint directory {self.location}: "
+                f"{error.strerror or error}. Free space on that disk or fix its permissions; the "
+                "previous checkpoint stays valid"
+            ) from error
+
+    def _write_file(self, rel: str, data: bytes | memoryview, *, sync: bool) -> int:
         full = self.path(rel)
         if self._fs is None:
             parent = os.path.dirname(full)
@@ -117,6 +133,10 @@ class CheckpointDir:
 
     def publish(self, rel: str, data: bytes) -> None:
         """Write a small file so that readers see all of it or nothing (see the module docstring)."""
+        with self._naming_failures(rel):
+            self._publish(rel, data)
+
+    def _publish(self, rel: str, data: bytes) -> None:
         full = self.path(rel)
         if self._fs is None:
             parent, name = os.path.split(full)
