@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast test-slow lint bench clean system-deps
+.PHONY: demo test test-fast test-slow lint bench fuzz oracle-goldens clean system-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,15 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/wordcount.py
+
+# The PySpark oracle's goldens, from real PySpark in its own venv (tests/oracle/README.md).
+oracle-goldens:
+	$(PYTHON) tests/oracle/regenerate.py
+
+# Long differential fuzzing of whole pipelines, compiled vs Python (tests/fuzz/run.py); failing
+# cases are written as ready-to-paste tests into tests/fuzz/found/. FUZZ_EXAMPLES=n sets the budget.
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-20000} $(PY) tests/fuzz/run.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -16,6 +16,7 @@ was restarted in the environment variable ``DSTREAMS_RESTARTS``.
 
     dstreams run app.py --input /data/in            # or: python -m dstreams run app.py ...
     dstreams run --max-restarts 5 --backoff 2 app.py
+    dstreams --version
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ import threading
 import time
 from collections.abc import Sequence
 from typing import Any
+
+from .version import version
 
 RESTARTS_ENV = "DSTREAMS_RESTARTS"
 
@@ -116,6 +119,7 @@ def _say(message: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dstreams", description="dstreams command line")
+    parser.add_argument("--version", action="version", version=f"dstreams {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser(
         "run",

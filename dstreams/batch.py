@@ -7,12 +7,14 @@ its input is collected, it runs row-wise, and the next plan starts from its outp
 
 A compiled plan must give exactly what the Python functions give. Operators compile only over
 columns without nulls (Python would raise on ``None.split``), and if collecting a compiled plan
-raises (an int64 overflow that Python's ints would not have), that stretch is re-run in Python.
+raises (an int64 overflow that Python's ints would not have) or a step's check finds a row its
+compiled form gets wrong (a division by zero Python raises on), that stretch is re-run in Python.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +67,9 @@ class Step:
     num_partitions: int
     schema: dict[str, pl.DataType] | None = None  # None: ask Polars (collect_schema)
     maybe_null: frozenset[str] | None = None  # None: every column may hold nulls
+    # Rows of the input where ``apply`` would not give the Python form's result (a division by
+    # zero, an index out of range...); None: there are none. See ``_run``.
+    check: pl.Expr | None = None
 
 
 class Op:
@@ -225,6 +230,11 @@ def _run(base: tuple[pa.Table, Layout, int], ops: Sequence[Op]) -> tuple[pa.Tabl
     while i < len(ops):
         shape = shape_of(table, layout, nparts)
         lf: pl.LazyFrame | None = None
+        # One frame per step check, over that step's input: collected with the plan, so what
+        # later steps read or filter (projection and predicate pushdown) cannot skip a bad row.
+        checks: list[pl.LazyFrame] = []
+        checked: list[Op] = []
+        culprits: list[Op] | None = None  # the ops whose check failed: the only ones to blame
         j = i
         while j < len(ops):
             op = ops[j]
@@ -238,6 +248,9 @@ def _run(base: tuple[pa.Table, Layout, int], ops: Sequence[Op]) -> tuple[pa.Tabl
                 break
             if lf is None:
                 lf = pl.from_arrow(table).lazy()  # type: ignore[union-attr]
+            if step.check is not None:
+                checks.append(lf.select(step.check.any()))
+                checked.append(op)
             lf = step.apply(lf)
             schema = step.schema if step.schema is not None else dict(lf.collect_schema())
             shape = Shape(
@@ -249,27 +262,34 @@ def _run(base: tuple[pa.Table, Layout, int], ops: Sequence[Op]) -> tuple[pa.Tabl
             )
             j += 1
         if lf is not None:
+            failure: Exception | None = None
             try:
-                (out,) = executor.current().collect([lf])
+                out, *flags = executor.current().collect([lf, *checks])
+                culprits = [op for op, flag in zip(checked, flags) if flag.column(0)[0].as_py()]
             except Exception as error:
-                if not table.num_rows and not any(getattr(op, "has_python_form", False) for op in ops[i:j]):
-                    table, layout, nparts = _EMPTY_TABLE, "value", 1
-                    i = j
-                    continue
-                if j - i == 1 and not getattr(ops[i], "has_python_form", False):
-                    raise _as_batch_error(ops[i], error) from error
-                # Redo the stretch one operator at a time: traced Python functions as written
-                # (Python's ints do not overflow), Polars expressions alone (to name the culprit).
-                for op in ops[i:j]:
-                    if getattr(op, "has_python_form", False):
-                        note = getattr(op, "note_compiled_failure", None)
-                        if note is not None:
-                            note()
-                        table, layout, nparts = _run_python(op, table, layout, nparts)
-                    else:
-                        table, layout, nparts = _run((table, layout, nparts), [op])
-            else:
+                failure = error
+            if failure is None and not culprits:
                 table, layout, nparts = out, shape.layout, shape.num_partitions
+                i = j
+                continue
+            if not table.num_rows and not any(getattr(op, "has_python_form", False) for op in ops[i:j]):
+                table, layout, nparts = _EMPTY_TABLE, "value", 1
+                i = j
+                continue
+            if failure is not None and j - i == 1 and not getattr(ops[i], "has_python_form", False):
+                raise _as_batch_error(ops[i], failure) from failure
+            # Redo the stretch one operator at a time: traced Python functions as written
+            # (Python's ints do not overflow; Python raises on a row a check found), Polars
+            # expressions alone (to name the culprit). Outside the `except`, so a user's error
+            # carries no trace of the compiled attempt: the same report as on the Python path.
+            for op in ops[i:j]:
+                if getattr(op, "has_python_form", False):
+                    note = getattr(op, "note_compiled_failure", None)
+                    if note is not None and (not culprits or op in culprits):
+                        note()
+                    table, layout, nparts = _run_python(op, table, layout, nparts)
+                else:
+                    table, layout, nparts = _run((table, layout, nparts), [op])
             i = j
             continue
         table, layout, nparts = _run_python(ops[i], table, layout, nparts)
@@ -311,6 +331,32 @@ def _run_python(op: Op, table: pa.Table, layout: Layout, nparts: int) -> tuple[p
 
 def _as_batch_error(op: Op, error: Exception) -> BatchError:
     return BatchError(f"{op.name} failed: {type(error).__name__}: {error}", operator=op.name)
+
+
+@contextmanager
+def failures_named(operator: str) -> Iterator[None]:
+    """Report an unexpected error inside the block as ``operator``'s :class:`BatchError`.
+
+    Stateful streams compute their batch themselves (not as an ``Op``); without this, an error
+    there would be blamed on the output that asked for the batch. dstreams' own errors, which
+    already name their operator, pass through unchanged.
+
+    >>> from dstreams.batch import failures_named
+    >>> from dstreams.errors import BatchError
+    >>> try:
+    ...     with failures_named("updateStateByKey(f)"):
+    ...         raise KeyError("k")
+    ... except BatchError as error:
+    ...     print(error.operator, "|", error)
+    updateStateByKey(f) | updateStateByKey(f) failed: KeyError: 'k'
+    """
+    try:
+        yield
+    except DStreamsError:
+        raise
+    except Exception as error:
+        message = f"{operator} failed: {type(error).__name__}: {error}"
+        raise BatchError(message, operator=operator) from error
 
 
 def split_partitions(table: pa.Table, layout: Layout, num_partitions: int) -> list[list[Any]]:

@@ -47,8 +47,10 @@ class ManualClock(Clock):
 
     ``advance(seconds)`` moves time forward and, when a started StreamingContext uses this clock,
     returns only after every batch due by the new time has been processed and its listener events
-    delivered. Called from inside a batch or a listener (to simulate processing time), it returns
-    at once.
+    delivered. If some of those batches failed, it then raises the first of their errors (a
+    :class:`~dstreams.errors.BatchError`, already logged once; the later batches still ran, and
+    ``awaitTermination()`` raises it again, as in Spark). Called from inside a batch or a listener
+    (to simulate processing time), it returns at once.
 
     >>> clock = ManualClock()
     >>> clock.advance(1.0)
@@ -66,7 +68,8 @@ class ManualClock(Clock):
             return self._now
 
     def advance(self, seconds: float) -> None:
-        """Move time forward by ``seconds`` and wait for the batches that became due."""
+        """Move time forward by ``seconds`` and wait for the batches that became due; raises the first
+        error of the batches that failed meanwhile, once they all ran."""
         delta = round(seconds * 1000)
         if delta < 0:
             raise ValueError(f"ManualClock cannot go back in time (advance({seconds}))")
@@ -77,7 +80,8 @@ class ManualClock(Clock):
         self._notify(now)
 
     def set_time_ms(self, ms: int) -> None:
-        """Set the time to ``ms`` (epoch milliseconds) and wait for the batches that became due."""
+        """Set the time to ``ms`` (epoch milliseconds) and wait for the batches that became due
+        (raising the first batch error, as ``advance``)."""
         with self._cond:
             if ms < self._now:
                 raise ValueError(f"ManualClock cannot go back in time ({ms} < {self._now} ms)")
@@ -86,8 +90,14 @@ class ManualClock(Clock):
         self._notify(ms)
 
     def _notify(self, now: int) -> None:
+        first: BaseException | None = None
         for wait_for_batches in list(self._listeners):
-            wait_for_batches(now)
+            try:
+                wait_for_batches(now)
+            except Exception as error:  # every context catches up before the first error is raised
+                first = first or error
+        if first is not None:
+            raise first
 
     def wait_until(self, target_ms: int, stop: threading.Event) -> bool:
         with self._cond:

@@ -29,6 +29,7 @@ import pickle
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
+import polars as pl
 import pyarrow as pa
 
 from .row import Row
@@ -244,9 +245,99 @@ def layout_of_columns(column_names: Sequence[str]) -> Layout:
     return "row"
 
 
+def without_views(dtype: pa.DataType) -> pa.DataType:
+    """``dtype`` with ``string_view``/``binary_view`` replaced by ``large_string``/``large_binary``,
+    inside lists, structs and maps too.
+
+    The engine keeps Polars' view types (no copy out of Polars), but pyarrow 26 has no ``take``,
+    ``filter``, ``sort_indices``, ``is_in`` or comparison kernels for them, so whatever leaves
+    the engine for user code gets the large types (Polars' own default for ``to_arrow()``; 64-bit
+    offsets never overflow).
+
+    >>> import pyarrow as pa
+    >>> from dstreams.codec import without_views
+    >>> without_views(pa.list_(pa.string_view()))
+    ListType(list<item: large_string>)
+    """
+    if pa.types.is_string_view(dtype):
+        return pa.large_string()
+    if pa.types.is_binary_view(dtype):
+        return pa.large_binary()
+    if pa.types.is_map(dtype):
+        key, item = without_views(dtype.key_type), without_views(dtype.item_type)
+        if key == dtype.key_type and item == dtype.item_type:
+            return dtype
+        return pa.map_(dtype.key_field.with_type(key), dtype.item_field.with_type(item), dtype.keys_sorted)
+    if pa.types.is_struct(dtype):
+        fields = [f.with_type(without_views(f.type)) for f in dtype]
+        return dtype if all(f.type == g.type for f, g in zip(fields, dtype)) else pa.struct(fields)
+    if pa.types.is_list(dtype) or pa.types.is_large_list(dtype) or pa.types.is_fixed_size_list(dtype):
+        item = without_views(dtype.value_type)
+        if item == dtype.value_type:
+            return dtype
+        field = dtype.value_field.with_type(item)
+        if pa.types.is_fixed_size_list(dtype):
+            return pa.list_(field, dtype.list_size)
+        return pa.large_list(field) if pa.types.is_large_list(dtype) else pa.list_(field)
+    return dtype
+
+
+def user_table(table: pa.Table) -> pa.Table:
+    """``table`` as handed to user code: view columns cast to large types (see :func:`without_views`).
+
+    Costs one copy of the string data of view columns (about 4 ms per million short strings); a
+    table without view columns is returned as it is.
+
+    >>> import pyarrow as pa
+    >>> from dstreams.codec import user_table
+    >>> t = pa.table({"w": pa.array(["b", "a"], pa.string_view())})
+    >>> user_table(t).sort_by("w").column("w").to_pylist()
+    ['a', 'b']
+    """
+    schema = table.schema
+    fields = [f.with_type(without_views(f.type)) for f in schema]
+    if all(f.type == g.type for f, g in zip(fields, schema)):
+        return table
+    return table.cast(pa.schema(fields, metadata=schema.metadata))
+
+
+def take_rows(table: pa.Table, indices: pa.Array | pl.Series) -> pa.Table:
+    """The rows of ``table`` at ``indices``, for any column type (``Table.take`` for view types).
+
+    pyarrow 26 cannot take from ``string_view``/``binary_view`` columns (nor from lists or structs
+    holding them): those go through Polars and come back with their exact Arrow type, so field
+    metadata (pickled and tuple marks) survives; every other column uses Arrow's ``take``.
+
+    >>> import pyarrow as pa
+    >>> from dstreams.codec import take_rows
+    >>> t = pa.table({"w": pa.array(["a", "b", "c"], pa.string_view()), "n": [1, 2, 3]})
+    >>> take_rows(t, pa.array([2, 0])).to_pydict()
+    {'w': ['c', 'a'], 'n': [3, 1]}
+    """
+    if isinstance(indices, pl.Series):
+        series, indices = indices, indices.to_arrow()
+    else:
+        series = None
+    columns = []
+    for f, column in zip(table.schema, table.columns):
+        if without_views(f.type) == f.type:
+            columns.append(column.take(indices))
+            continue
+        if series is None:
+            series = pl.Series(indices)
+        taken = pl.Series(column).gather(series).to_arrow(compat_level=pl.CompatLevel.newest())
+        columns.append(taken.cast(f.type))
+    return pa.Table.from_arrays(columns, schema=table.schema)
+
+
 def concat(tables: Iterable[pa.Table]) -> pa.Table:
     """Concatenate batches, unifying schemas (e.g. a null column with a typed one)."""
     tables = [t for t in tables]
     if len(tables) == 1:
         return tables[0]
-    return pa.concat_tables(tables, promote_options="permissive")
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except pa.ArrowTypeError:
+        # Arrow does not unify string_view with string (a Polars result with a Python one):
+        # the large types unify with both flavours
+        return pa.concat_tables([user_table(t) for t in tables], promote_options="permissive")

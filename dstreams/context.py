@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+import types
 import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -20,16 +22,23 @@ from typing import Any
 from . import ops
 from .clock import Clock, SystemClock
 from .dstream import DStream, _TransformedDStream, _UnionDStream
-from .errors import ConfigurationError, DStreamsError
+from .errors import BatchError, ConfigurationError, DStreamsError
 from .executor import Executor, LocalExecutor
+from .fallback import CONF_KEY as FALLBACK_KEY
+from .fallback import check_mode as check_fallback_mode
 from .graph import DStreamGraph
 from .listener import BatchInfo, ListenerBus, StreamingListener
+from .privatefiles import make_private_dirs
 from .scheduler import Scheduler
 from .spark import SparkContext
 
 INITIALIZED, ACTIVE, STOPPED = "INITIALIZED", "ACTIVE", "STOPPED"
 
 log = logging.getLogger("dstreams")
+
+# awaitTermination waits in slices this long: importing polars leaves SIGINT to a native handler
+# under which an untimed wait never wakes, so Ctrl-C is seen between two slices.
+_WAIT_SLICE = 0.1
 
 
 class StreamingContext:
@@ -38,7 +47,10 @@ class StreamingContext:
     ``StreamingContext(sparkContext, batchDuration)`` as in PySpark, or
     ``StreamingContext(batchDuration=0.5)`` without one. Durations are float seconds.
     ``clock=ManualClock()`` makes time move only when a test says so; ``executor=`` chooses where
-    batch plans run (default: :class:`~dstreams.executor.LocalExecutor`, in this process).
+    batch plans run (default: :class:`~dstreams.executor.LocalExecutor`, in this process);
+    ``fallback=`` is ``"ignore"``, ``"warn"`` or ``"error"`` for operators that run row-wise in Python
+    (default: the SparkConf's ``spark.dstreams.fallback``, else ``dstreams.set_fallback``'s; see
+    :mod:`dstreams.fallback`).
 
     Sources report receiver events through ``ssc._listeners.post_receiver(kind, ReceiverInfo(...))``
     (see :class:`~dstreams.listener.ListenerBus`).
@@ -55,6 +67,7 @@ class StreamingContext:
         *,
         clock: Clock | None = None,
         executor: Executor | None = None,
+        fallback: str | None = None,
     ):
         if isinstance(sparkContext, (int, float)) and batchDuration is None:
             sparkContext, batchDuration = None, sparkContext
@@ -68,6 +81,10 @@ class StreamingContext:
         self._sc = sparkContext if sparkContext is not None else SparkContext.getOrCreate()
         self.clock = clock if clock is not None else SystemClock()
         self._executor = executor if executor is not None else LocalExecutor()
+        if fallback is None:
+            get_conf = getattr(self._sc, "getConf", None)
+            fallback = get_conf().get(FALLBACK_KEY) if get_conf is not None else None
+        self.fallback_mode: str | None = None if fallback is None else check_fallback_mode(fallback)
         self._graph = DStreamGraph(self._batch_ms)
         self._listeners = ListenerBus()
         self._scheduler: Scheduler | None = None
@@ -76,6 +93,8 @@ class StreamingContext:
         self._termination = threading.Condition()
         self._terminated = False
         self._error: BaseException | None = None
+        # batch errors not yet raised to the program (by clock.advance, awaitTermination* or stop)
+        self._unraised: list[BaseException] = []
         self._checkpoint_dir: str | None = None
         # called once by stop(), after the batches ended (e.g. a sink closes its database file)
         self._stop_callbacks: list[Callable[[], None]] = []
@@ -92,7 +111,8 @@ class StreamingContext:
 
     @property
     def batch_infos(self) -> list[BatchInfo]:
-        """BatchInfo of the last completed batches (up to 1000), oldest first."""
+        """BatchInfo of the last completed batches (up to 1000), oldest first: the objects listeners
+        get, so ``info.batchTime()`` is Spark's ``Time`` (``.milliseconds()``, ``.datetime()``)."""
         return list(self._scheduler.completed) if self._scheduler else []
 
     # -- class methods ---------------------------------------------------------------------------
@@ -142,7 +162,20 @@ class StreamingContext:
         self._graph.remember(round(duration * 1000))
 
     def checkpoint(self, directory: str) -> None:
-        """Set the checkpoint directory (used by stateful operators and recovery)."""
+        """Set the checkpoint directory (used by stateful operators and recovery) and create it at once,
+        as Spark does, private to this user (mode 0700; an existing directory keeps its mode).
+
+        >>> import tempfile, os
+        >>> ssc = StreamingContext(batchDuration=1)
+        >>> path = os.path.join(tempfile.mkdtemp(), "ck")
+        >>> ssc.checkpoint(path); os.path.isdir(path)
+        True
+        """
+        if directory is not None and "://" not in str(directory):
+            try:
+                make_private_dirs(str(directory))
+            except OSError:
+                pass  # e.g. a file in the way: start() reports the unwritable directory with advice
         self._checkpoint_dir = directory
         self._sc.setCheckpointDir(directory)
 
@@ -324,14 +357,18 @@ class StreamingContext:
             self._scheduler.start()
         except BaseException:
             # As Spark: a context that failed to start is stopped, and the error is raised.
-            self.stop(stopSparkContext=False)
+            self._stop(stopSparkContext=False)
             raise
 
     def _has_state(self) -> bool:
         return any(getattr(s, "_stateful", False) for s in self._graph.streams)
 
     def awaitTermination(self, timeout: float | None = None) -> None:
-        """Wait for ``stop()`` (at most ``timeout`` seconds); re-raises the error of a failed batch."""
+        """Wait for ``stop()`` (at most ``timeout`` seconds); re-raises the error of a failed batch.
+
+        Ctrl-C (SIGINT) while waiting stops the receivers and the context, as Spark's shutdown hook
+        does, then raises ``KeyboardInterrupt``.
+        """
         self._await(timeout)
 
     def awaitTerminationOrTimeout(self, timeout: float) -> bool:
@@ -343,11 +380,31 @@ class StreamingContext:
         return self._await(timeout)
 
     def _await(self, timeout: float | None) -> bool:
-        with self._termination:
-            self._termination.wait_for(lambda: self._terminated or self._error is not None, timeout)
-            terminated = self._terminated
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            with self._termination:
+                while not (self._terminated or self._error is not None):
+                    remaining = _WAIT_SLICE if deadline is None else deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._termination.wait(min(remaining, _WAIT_SLICE))
+                terminated = self._terminated
+        except KeyboardInterrupt:
+            self._interrupted()
+            raise
         self._raise_error()
         return terminated
+
+    def _interrupted(self) -> None:
+        """Ctrl-C while waiting: stop as Spark's shutdown hook does (receivers, then the context;
+        the batch being processed completes, so the checkpoints stay consistent)."""
+        if self._state == STOPPED:
+            return
+        graceful = (
+            str(self._sc.getConf().get("spark.streaming.stopGracefullyOnShutdown", "false")).lower() == "true"
+        )
+        log.warning("interrupted (Ctrl-C): stopping the streaming context%s", " gracefully" * graceful)
+        self._stop(stopSparkContext=True, stopGraceFully=graceful)
 
     def stop(self, stopSparkContext: bool = True, stopGraceFully: bool = False) -> None:
         """Stop processing (idempotent). ``stopGraceFully`` first processes the batches already generated.
@@ -355,7 +412,19 @@ class StreamingContext:
         A non-graceful stop finishes the batch being processed and drops the queued ones. Calling
         ``stop()`` from inside a batch (e.g. in ``foreachRDD``) or a listener is safe: it returns
         without waiting for the batch it is called from.
+
+        Once stopped, ``stop()`` raises the first batch error that nothing raised to the program yet
+        (neither ``awaitTermination*`` nor ``clock.advance()``): a program whose batches failed does
+        not end as if they had succeeded. The error was logged when it happened.
         """
+        self._stop(stopSparkContext, stopGraceFully)
+        if not self._on_engine_thread():
+            with self._termination:
+                unraised, self._unraised = self._unraised, []
+            if unraised:
+                raise unraised[0]
+
+    def _stop(self, stopSparkContext: bool = True, stopGraceFully: bool = False) -> None:
         with StreamingContext._lock:
             stopping_elsewhere = self._state == STOPPED
             was_active = self._state == ACTIVE
@@ -394,14 +463,82 @@ class StreamingContext:
 
     # -- errors ----------------------------------------------------------------------------------
     def _report_error(self, error: DStreamsError, cause: BaseException) -> None:
-        """Record a batch error: logged now, raised by ``awaitTermination*`` (the stream goes on)."""
-        if error.__cause__ is None:
-            error.__cause__ = cause
-        log.error("%s", error, exc_info=cause)
+        """Record a batch error: logged once now (one traceback: the cause's), raised later by
+        ``clock.advance()``, ``awaitTermination*`` or ``stop()`` without being logged again. The stream
+        goes on."""
+        root = _root_cause(cause)
+        error.__cause__ = root  # the wrappers in between repeat what the message already says
+        error.__suppress_context__ = True
+        if _is_internal(root.__context__):
+            root.__suppress_context__ = True  # e.g. the compiled plan's failure before the Python re-run
+        if not log.isEnabledFor(logging.DEBUG):  # at DEBUG, dstreams' own frames stay for engine bugs
+            # shown twice otherwise (in the log, then when the program gets the error): keep yours
+            root.__traceback__ = _user_frames(root.__traceback__)
+        log.error("%s", error, exc_info=(type(root), root, root.__traceback__))
         with self._termination:
             self._error = error
+            self._unraised.append(error)
             self._termination.notify_all()
+
+    def _take_unraised(self) -> list[BaseException]:
+        """The batch errors not raised to the program yet, oldest first; they count as raised now."""
+        with self._termination:
+            unraised, self._unraised = self._unraised, []
+        return unraised
 
     def _raise_error(self) -> None:
         if self._error is not None:
+            with self._termination:
+                self._unraised.clear()  # the program is told now
             raise self._error
+
+    # -- explain ---------------------------------------------------------------------------------
+    def explain(self) -> str:
+        """Print (and return) how every output's batches run: each operator, compiled into a Polars
+        plan or row-wise in Python, with the reason and the faster form (see ``DStream.explain``).
+
+        >>> ssc = StreamingContext(batchDuration=1)
+        >>> ssc.queueStream([["a b"]]).flatMap(lambda line: line.split(" ")).pprint()
+        >>> "compiled" in ssc.explain()  # doctest: +ELLIPSIS
+        source queueStream <QueueInputDStream #0>...
+        True
+        """
+        from .explain import explain_streams
+
+        return explain_streams(self._graph.outputs)
+
+
+def _is_internal(error: BaseException | None) -> bool:
+    return (
+        error is not None
+        and type(error).__module__.startswith("dstreams.")
+        and not isinstance(error, DStreamsError)
+    )
+
+
+def _user_frames(tb: types.TracebackType | None) -> types.TracebackType | None:
+    """``tb`` without dstreams' own frames (the last frame stays when all are dstreams')."""
+    frames = []
+    while tb is not None:
+        frames.append(tb)
+        tb = tb.tb_next
+    kept = [f for f in frames if not _is_internal_module(f.tb_frame.f_globals.get("__name__"))]
+    if not kept and frames:
+        kept = frames[-1:]
+    out = None
+    for frame in reversed(kept):
+        out = types.TracebackType(out, frame.tb_frame, frame.tb_lasti, frame.tb_lineno)
+    return out
+
+
+def _is_internal_module(name: str | None) -> bool:
+    return name is not None and (name == "dstreams" or name.startswith("dstreams."))
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    """The first exception in ``error``'s chain that is not one of dstreams' BatchError wrappers."""
+    seen = set()
+    while isinstance(error, BatchError) and error.__cause__ is not None and id(error) not in seen:
+        seen.add(id(error))
+        error = error.__cause__
+    return error

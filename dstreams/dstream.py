@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic
 
 import polars as pl
 import pyarrow as pa
@@ -33,14 +33,17 @@ from . import codec, ops, outputs
 from .batch import Batch, Op, Shape, Step
 from .codec import PARTITION
 from .errors import BatchError, ConfigurationError, DStreamsError, SchemaError
-from .rdd import RDD
+from .rdd import RDD, T_co
 
 if TYPE_CHECKING:
     from .context import StreamingContext
 
 
-class DStream:
-    """A discretized stream: one batch per slide interval, computed on demand for each batch time."""
+class DStream(Generic[T_co]):
+    """A discretized stream: one batch per slide interval, computed on demand for each batch time.
+
+    ``DStream[Tuple[str, int]]`` annotates a stream of pairs (the parameter is for type checkers).
+    """
 
     def __init__(self, ssc: StreamingContext, parents: Sequence[DStream], slide_ms: int | None = None):
         if parents and any(p._ssc is not parents[0]._ssc for p in parents):
@@ -96,6 +99,42 @@ class DStream:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} #{self._id}>"
+
+    # -- introspection (explain) -----------------------------------------------------------------
+    @property
+    def parents(self) -> list[DStream]:
+        """The streams this one is computed from (none for a source)."""
+        return list(self._parents)
+
+    @property
+    def operator(self) -> Op | None:
+        """The per-batch operator this stream applies to its parent's batch; None for a source, a
+        window, a join, a transform or a stateful stream."""
+        return getattr(self, "_op", None)
+
+    @property
+    def label(self) -> str:
+        """How ``explain()`` names this stream when it is not a per-batch operator."""
+        return getattr(self, "_name", None) or getattr(self, "name", None) or repr(self)
+
+    def explain(self) -> str:
+        """Print (and return) how this stream's batches run: each operator from the source on, whether
+        it compiles into a Polars plan or runs row-wise in Python (with the reason and the faster form
+        when there is one), and the Polars plan of each compiled stretch. Column types come from the
+        source's next queued batch when it has one (``queueStream``; the operators run once on it);
+        otherwise they are only known once batches run, and explain says so.
+
+        >>> from dstreams import StreamingContext
+        >>> ssc = StreamingContext(batchDuration=1)
+        >>> words = ssc.queueStream([["a b"]]).flatMap(lambda line: line.split(" "))
+        >>> text = words.map(lambda w: [c for c in w]).explain()  # doctest: +ELLIPSIS
+        source queueStream <QueueInputDStream #0>...
+        >>> "Python: the tracer could not compile" in text and "it has a loop" in text
+        True
+        """
+        from .explain import explain_streams
+
+        return explain_streams([self])
 
     # -- element-wise (Spark style) --------------------------------------------------------------
     def map(self, f: Callable[[Any], Any], preservesPartitioning: bool = False) -> DStream:

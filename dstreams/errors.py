@@ -15,7 +15,9 @@ class ConfigurationError(DStreamsError, ValueError):
 
 
 class BatchError(DStreamsError):
-    """A batch failed: names the operator and the batch time; the cause is chained."""
+    """A batch failed: names the operator and the batch time; ``__cause__`` is the exception that failed
+    it (your function's, a source's...). Logged once when it happens, then raised by ``clock.advance()``,
+    ``ssc.awaitTermination*()`` or ``ssc.stop()`` (see ``StreamingContext.stop``)."""
 
     def __init__(self, message: str, *, operator: str | None = None, batch_time=None):
         super().__init__(message)
@@ -29,3 +31,11 @@ class SchemaError(DStreamsError, TypeError):
 
 class NotSupportedError(DStreamsError, NotImplementedError):
     """An API that exists in Spark but that dstreams does not provide; the message names the alternative."""
+
+
+class FallbackError(DStreamsError):
+    """With ``spark.dstreams.fallback=error``: an operator would run row-wise in Python.
+
+    Raised when the operator first plans a batch (its input's column types are only known then), so it
+    fails that first batch; ``stream.explain()`` shows the reason and the faster form before that.
+    """

@@ -33,9 +33,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
-import pyarrow as pa
 
-from .batch import Batch
+from . import codec
+from .batch import Batch, failures_named
 from .codec import PARTITION
 from .dstream import DStream
 from .errors import BatchError, ConfigurationError, SchemaError
@@ -80,6 +80,10 @@ class EventTimeDStream(DStream):
 
     # -- per batch -------------------------------------------------------------------------------
     def _compute(self, t: int) -> Batch | None:
+        with failures_named(self.name):  # errors here are this operator's, not the output's
+            return self._next_batch(t)
+
+    def _next_batch(self, t: int) -> Batch | None:
         before = self._watermark()
         batch = self._parents[0]._get(t)
         if batch is None:
@@ -96,8 +100,9 @@ class EventTimeDStream(DStream):
         stamps = self._event_ms(frame, t)  # type: ignore[arg-type]
         late = stamps < before
         n_late = int(late.sum())
-        on_time = table.filter(pa.array((~late).to_arrow())) if n_late else table
-        self._late[t] = Batch(table.filter(pa.array(late.to_arrow())), batch.layout, 1)
+        # (not Table.filter: pyarrow has no filter kernel for the string_view columns Polars gives)
+        on_time = codec.take_rows(table, (~late).arg_true()) if n_late else table
+        self._late[t] = Batch(codec.take_rows(table, late.arg_true()), batch.layout, 1)
         self._late_counts[t] = n_late
         newest = stamps.filter(~late).max()
         if newest is not None and (self._max_event is None or newest > self._max_event):
@@ -250,6 +255,10 @@ class EventWindowDStream(DStream):
         self.name = f"{events.name}.{what}"
 
     def _compute(self, t: int) -> Batch:
+        with failures_named(self.name):  # errors here are this operator's, not the output's
+            return self._next_batch(t)
+
+    def _next_batch(self, t: int) -> Batch:
         events: EventTimeDStream = self._parents[0]
         batch = events._get(t)
         _, watermark = events.watermark_at(t)

@@ -13,6 +13,7 @@ Callbacks get event objects as in PySpark: ``onBatchCompleted(batchCompleted)`` 
 from __future__ import annotations
 
 import collections
+import datetime as _dt
 import logging
 import threading
 import time
@@ -20,15 +21,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ConfigurationError
+from .outputs import to_datetime as _to_datetime
 
 log = logging.getLogger("dstreams")
 
 
 class Time(int):
-    """Milliseconds since the epoch (Spark's ``Time``): an int with ``milliseconds()``."""
+    """A batch time: milliseconds since the epoch (Spark's ``Time``), an int with ``milliseconds()``,
+    and ``datetime()``: the naive local datetime that ``foreachRDD``/``transform`` functions get.
+
+    >>> t = Time(1000)
+    >>> t.milliseconds(), t == 1000, t.datetime() == _to_datetime(1000)
+    (1000, True, True)
+    """
 
     def milliseconds(self) -> int:
         return int(self)
+
+    def datetime(self) -> _dt.datetime:
+        """The batch time as PySpark hands it to functions (naive local time)."""
+        return _to_datetime(int(self))
 
 
 # PySpark's listener objects are py4j proxies, so every field is read with a call: ``info.name()``.
@@ -102,6 +114,7 @@ class OutputOperationInfo:
     failure_reason: str | None = None
 
     def __post_init__(self) -> None:
+        self.batch_time = Time(self.batch_time)
         self.id = _IntField(self.id)
         self.name = _StrField(self.name)
         self.description = _StrField(self.description)
@@ -136,6 +149,9 @@ class BatchInfo:
     processing_end_time: int | None = None
     output_operations: dict[int, OutputOperationInfo] = field(default_factory=dict)
     late_rows: int = 0
+
+    def __post_init__(self) -> None:
+        self.batch_time = Time(self.batch_time)  # one convention: Spark's Time (ms, .datetime())
 
     @property
     def num_records(self) -> int:

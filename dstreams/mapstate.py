@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from . import codec, ops, pairs
-from .batch import Batch
+from .batch import Batch, failures_named
 from .dstream import DStream
 from .errors import BatchError, ConfigurationError, DStreamsError
 from .outputs import batch_label, to_datetime
@@ -212,6 +212,10 @@ class MapWithStateDStream(DStream):
 
     # -- computing a batch -----------------------------------------------------------------------
     def _compute(self, t: int) -> Batch:
+        with failures_named(self.name):  # errors here are this operator's, not the output's
+            return self._next_batch(t)
+
+    def _next_batch(self, t: int) -> Batch:
         if self._state_time is None and self._initial is not None:
             self._load_initial(t)
         batch = self._parents[0]._get(t)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pyarrow as pa
 
-from .batch import Batch
+from .batch import Batch, failures_named
 from .codec import PARTITION
 from .dstream import DStream
 from .errors import BatchError, ConfigurationError, SchemaError
@@ -307,6 +307,10 @@ class NativeMapWithStateDStream(DStream):
 
     # -- computing a batch -----------------------------------------------------------------------
     def _compute(self, t: int) -> Batch:
+        with failures_named(self.name):  # errors here are this operator's, not the output's
+            return self._next_batch(t)
+
+    def _next_batch(self, t: int) -> Batch:
         spec = self._spec
         batch = self._parents[0]._get(t)
         rows = self._rows(batch, t)

@@ -12,10 +12,10 @@ first-appearance order inside each partition.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import itertools
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -28,6 +28,9 @@ from . import codec, executor
 from .batch import Batch, Op, Shape, Step, from_partitions, split_partitions
 from .codec import PARTITION, Layout
 from .errors import BatchError, DStreamsError
+from .fallback import FallbackWarning, Site, current_mode
+from .fallback import report as report_fallback
+from .fallback import why_python as _why_python
 
 try:  # the tracer is optional: without it everything runs in Python
     from . import tracing
@@ -35,8 +38,7 @@ except ImportError:  # pragma: no cover
     tracing = None  # type: ignore[assignment]
 
 
-class FallbackWarning(UserWarning):
-    """A Python function runs row-wise because it could not be compiled to a Polars expression."""
+__all__ = ["FallbackWarning"]  # re-exported: it moved to dstreams.fallback
 
 
 def describe(fn: Callable) -> str:
@@ -66,8 +68,21 @@ def _per_partition(
 def partition_ids(keys: Sequence[Any], num_partitions: int) -> list[int]:
     """Which output partition each key goes to (shared by the Python and compiled forms)."""
     array, _ = codec.to_array(list(keys))
-    series = pl.from_arrow(array)
-    return pl.select(_partition_expr(pl.lit(series), series.dtype, num_partitions)).to_series().to_list()
+    return key_partitions(array, num_partitions).to_list()
+
+
+def key_partitions(keys: pa.Array | pa.ChunkedArray, num_partitions: int) -> pl.Series:
+    """Which output partition each key of a native Arrow column goes to, as an Int32 Series.
+
+    The same assignment as :func:`partition_ids` and the compiled shuffles, without leaving columns.
+
+    >>> import pyarrow as pa
+    >>> from dstreams.ops import key_partitions
+    >>> key_partitions(pa.array([4, -1, 7]), 3).to_list()
+    [1, 1, 1]
+    """
+    series = pl.Series(keys)
+    return pl.select(_partition_expr(pl.lit(series), series.dtype, num_partitions)).to_series()
 
 
 def _partition_expr(key: pl.Expr, dtype: pl.DataType, n: int) -> pl.Expr:
@@ -147,7 +162,7 @@ def _default_parallelism(n: int | None, nparts: int) -> int:
 _TRACE_KINDS = {
     "map": "trace_map",
     "flatMap": "trace_flat_map",
-    "filter": "trace_filter",
+    "filter": "trace_predicate",
     "mapValues": "trace_map",
     "flatMapValues": "trace_flat_map",
 }
@@ -156,21 +171,29 @@ _TRACE_KINDS = {
 _MAX_COMPILED_FAILURES = 3
 
 
-def _capitalized(sentence: str) -> str:
-    return sentence[:1].upper() + sentence[1:]
-
-
 class ElementOp(Op):
     """``map``, ``flatMap``, ``filter``, ``mapValues``, ``flatMapValues`` with a user function."""
 
     has_python_form = True
 
-    def __init__(self, kind: str, fn: Callable, *, compile: bool = True, warn: bool = True):
+    def __init__(
+        self,
+        kind: str,
+        fn: Callable,
+        *,
+        compile: bool = True,
+        warn: bool = True,
+        origin: Callable | None = None,
+        label: str | None = None,
+    ):
+        """``origin``/``label``: the user's function and operator name when ``fn`` wraps it (``keyBy``)."""
         if not callable(fn):
             raise TypeError(f"{kind} needs a function, got {fn!r}")
         self.kind, self.fn = kind, fn
-        self.name = f"{kind}({describe(fn)})"
+        self.origin = origin if origin is not None else fn  # what reports name: the user's function
+        self.name = f"{label or kind}({describe(self.origin)})"
         self.compile, self._warn = compile, warn
+        self.site = Site(self.origin)  # where a fallback report points: the user's line
         self._plans: dict[tuple, Step | None] = {}
 
     # compiled form
@@ -187,9 +210,14 @@ class ElementOp(Op):
         key = (shape.layout, tuple(shape.schema.get(c) for c in inputs), shape.num_partitions > 1)
         if key not in self._plans:
             self._plans[key] = self._compile(shape)
-            if self._plans[key] is None:
-                self._warn_fallback(shape)
-        return self._plans[key]
+        step = self._plans[key]
+        if step is None:
+            self._warn_fallback(shape)  # once; raises on every batch with spark.dstreams.fallback=error
+        if step is None or step.num_partitions == shape.num_partitions:
+            return step
+        # The plan is shared by batches with any number (>1) of partitions (a receiver's batch
+        # has one per block): element-wise operators keep this batch's count.
+        return dataclasses.replace(step, num_partitions=shape.num_partitions)
 
     def _compile(self, shape: Shape) -> Step | None:
         columns = {c: tracing.Column(c, shape.schema[c]) for c in ("key", "value") if c in shape.schema}
@@ -204,16 +232,20 @@ class ElementOp(Op):
         if traced is None:
             return None
         nparts = shape.num_partitions
+        # The exprs without their tripwires; the Step's check looks for bad rows in this
+        # operator's input, whatever later operators read or filter (see batch._run).
+        check = traced.bad
         if self.kind == "filter":
-            return Step(lambda lf: lf.filter(traced), shape.layout, nparts, shape.schema, frozenset())
-        exprs, dtypes = traced.exprs, traced.dtypes
+            predicate = traced.unchecked[0]
+            return Step(
+                lambda lf: lf.filter(predicate), shape.layout, nparts, shape.schema, frozenset(), check
+            )
+        exprs, dtypes = traced.unchecked, traced.dtypes
         if self.kind in ("mapValues", "flatMapValues"):
             if len(exprs) != 1:
                 return None
             exprs = (pl.col("key"), exprs[0])
             dtypes = (shape.schema["key"], dtypes[0])
-            if self.kind == "flatMapValues":
-                exprs = (pl.col("key"), traced.exprs[0])
         names = ("value",) if len(exprs) == 1 else ("key", "value")
         layout: Layout = "value" if len(exprs) == 1 else "pair"
         selected = [e.alias(n) for e, n in zip(exprs, names)] + keep
@@ -234,7 +266,7 @@ class ElementOp(Op):
 
         if keep:
             schema[PARTITION] = pl.Int32
-        return Step(apply, layout, nparts, schema, frozenset())
+        return Step(apply, layout, nparts, schema, frozenset(), check)
 
     def note_compiled_failure(self) -> None:
         """The compiled plan raised and the batch was redone in Python (e.g. non-ASCII text for
@@ -242,25 +274,29 @@ class ElementOp(Op):
         self._failures = getattr(self, "_failures", 0) + 1
         if self._failures == _MAX_COMPILED_FAILURES and self.compile:
             self.compile = False
-            warnings.warn(
-                f"{self.name} now runs row-wise in Python: its compiled form could not give Python's "
-                f"exact result on {_MAX_COMPILED_FAILURES} batches (e.g. non-ASCII text for lower(), "
-                "ints beyond 64 bits)",
-                FallbackWarning,
-                stacklevel=2,
+            report_fallback(
+                self.name,
+                self.site,
+                f"its compiled form could not give Python's exact result on {_MAX_COMPILED_FAILURES} "
+                "batches (e.g. non-ASCII text for lower(), ints beyond 64 bits)",
             )
 
     def _warn_fallback(self, shape: Shape) -> None:
-        if not self._warn:
+        if not self._warn or current_mode() == "ignore":
             return
+        reason, faster = self.why_python(shape)
+        report_fallback(self.name, self.site, reason, faster)  # raises in "error" mode: every batch
         self._warn = False
-        hint = tracing.fallback_hint(self.fn, self.kind) if tracing is not None else ""
-        warnings.warn(
-            f"{self.name} runs row-wise in Python (it could not be compiled to a Polars expression). "
-            f"{_capitalized(hint)}",
-            FallbackWarning,
-            stacklevel=2,
-        )
+
+    def why_python(self, shape: Shape) -> tuple[str, str]:
+        """Why this operator runs in Python on ``shape``, and the faster form when there is one."""
+        inputs = ["key", "value"] if shape.layout == "pair" else ["value"]
+        if shape.layout == "row":
+            return "its input is rows (columns), which Python functions see as Row objects", ""
+        if not shape.null_free(*inputs):
+            return "its input holds None or Python objects: only the row-wise form has their semantics", ""
+        types = {c: shape.schema.get(c) for c in inputs}
+        return _why_python(self.origin, self.kind, types)
 
     # Python form
     def run(self, table, layout, nparts):
@@ -371,6 +407,7 @@ class ReduceByKeyOp(Op):
         self.fn, self.n, self.keyed = fn, num_partitions, keyed
         self.name = f"{'reduceByKey' if keyed else 'reduce'}({describe(fn)})"
         self._warned = False
+        self.site = Site(fn)  # where a fallback report points: the user's line
         self._reducers: dict[Any, Any] = {}
         self._steps: dict[tuple, Step | None] = {}
 
@@ -379,16 +416,15 @@ class ReduceByKeyOp(Op):
             return None
         if dtype not in self._reducers:
             self._reducers[dtype] = tracing.trace_reduce(self.fn, dtype)
-            if self._reducers[dtype] is None and not self._warned:
-                self._warned = True
-                hint = tracing.fallback_hint(self.fn, "reduceByKey" if self.keyed else "reduce")
-                warnings.warn(
-                    f"{self.name} runs in Python per key (the function could not be compiled). "
-                    f"{_capitalized(hint)}",
-                    FallbackWarning,
-                    stacklevel=2,
-                )
+        if self._reducers[dtype] is None and not self._warned and current_mode() != "ignore":
+            reason, faster = self.why_python(dtype)
+            report_fallback(self.name, self.site, reason, faster)  # raises in "error" mode
+            self._warned = True
         return self._reducers[dtype]
+
+    def why_python(self, dtype: Any) -> tuple[str, str]:
+        """Why this reduction runs in Python per key for values of ``dtype``, and the faster form."""
+        return _why_python(self.fn, "reduceByKey" if self.keyed else "reduce", {"value": dtype})
 
     def plan(self, shape):
         # Building the aggregation is ~0.1 ms: once per input shape, not once per batch.

@@ -12,7 +12,6 @@ from typing import Any
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from . import codec, ops
 from .batch import Batch
@@ -54,16 +53,20 @@ def unhashable(key: Any, operator: str) -> SchemaError:
 
 
 def spread(table: pa.Table, n: int) -> pa.Table:
-    """Keys to ``n`` partitions as ``reduceByKey`` does; first-appearance order within each."""
+    """Keys to ``n`` partitions as ``reduceByKey`` does; first-appearance order within each.
+
+    Columnar throughout: partition ids and the stable reordering come from Polars, and the rows
+    move with :func:`codec.take_rows` (pyarrow has no ``take`` for ``string_view`` keys).
+    """
     if n <= 1 or table.num_rows == 0:
         return table
     if codec.is_pickled(table.schema.field("key")):
-        ids = ops.partition_ids(codec.column_values(table, "key"), n)
+        ids = pl.Series(ops.partition_ids(codec.column_values(table, "key"), n), dtype=pl.Int32)
     else:
-        keys = pl.from_arrow(table.column("key"))
-        ids = pl.select(ops._partition_expr(pl.lit(keys), keys.dtype, n)).to_series().to_list()
-    table = table.append_column(pa.field(PARTITION, pa.int32()), pa.array(ids, pa.int32()))
-    return table.take(pc.sort_indices(table, [(PARTITION, "ascending")]))  # a stable sort
+        ids = ops.key_partitions(table.column("key"), n)
+    order = ids.to_frame("p").select(pl.arg_sort_by("p", maintain_order=True)).to_series()
+    table = table.append_column(pa.field(PARTITION, pa.int32()), ids.to_arrow())
+    return codec.take_rows(table, order)
 
 
 def to_batch(table: pa.Table, n: int) -> Batch:

@@ -13,7 +13,11 @@ Work that computes batches runs with the context's :class:`~dstreams.executor.Ex
 on both threads. Listener events go through the context's :class:`~dstreams.listener.ListenerBus`.
 
 With a :class:`ManualClock`, ``clock.advance()`` returns once every batch it made due is processed
-and its listener events are delivered.
+and its listener events are delivered, and then raises the first error of the batches that failed
+meanwhile (a failed batch never goes unnoticed in a test or a script).
+
+Input streams that set ``reports_input_info = False`` (``queueStream``, as Spark's) are left out of
+``BatchInfo.streamIdToInputInfo()``.
 
 Difference from Spark: every output operation is listed in every batch's ``BatchInfo`` (an output
 whose parent has no batch at that time, e.g. a window between slides, completes without running);
@@ -30,6 +34,7 @@ import traceback
 from typing import TYPE_CHECKING
 
 from . import executor as _executor
+from . import fallback
 from .errors import BatchError, DStreamsError
 from .listener import (
     BatchEvent,
@@ -154,6 +159,7 @@ class Scheduler:
     # -- timer -----------------------------------------------------------------------------------
     def _timer_loop(self) -> None:
         token = _executor.use(self.executor)
+        fallback_token = fallback.use(self._ssc.fallback_mode)
         try:
             while not self._stop_timer.is_set():
                 t = self._next_time
@@ -162,6 +168,7 @@ class Scheduler:
                 self._generate(t)
                 self._next_time = t + self._interval
         finally:
+            fallback.reset(fallback_token)
             _executor._current.reset(token)
 
     def _generate(self, t: int) -> None:
@@ -172,6 +179,8 @@ class Scheduler:
                 # checkpoint hook: a batch re-run after a crash gets its data from the journal
                 batch = source._allocate(t) if cp is None else cp.allocate(source, t)
                 source._allocated[t] = batch
+                if not getattr(source, "reports_input_info", True):
+                    continue  # as Spark's queue stream: no input info, no records counted
                 records = 0 if batch is None else batch.count()
                 meta = getattr(source, "_input_metadata", None)  # e.g. Kafka offsets, receiver rate
                 info.stream_inputs[source._id] = StreamInputInfo(source._id, records, meta(t) if meta else {})
@@ -200,6 +209,7 @@ class Scheduler:
     # -- runner ----------------------------------------------------------------------------------
     def _runner_loop(self) -> None:
         token = _executor.use(self.executor)
+        fallback_token = fallback.use(self._ssc.fallback_mode)
         try:
             while True:
                 item = self._queue.get()
@@ -207,6 +217,7 @@ class Scheduler:
                     return
                 self._process(*item)
         finally:
+            fallback.reset(fallback_token)
             _executor._current.reset(token)
             if self._checkpointer is not None:  # checkpoint hook: final checkpoint, flush, close
                 try:
@@ -264,20 +275,23 @@ class Scheduler:
 
     # -- manual clock support --------------------------------------------------------------------
     def _wait_for_time(self, now_ms: int) -> None:
-        """Block until every batch due at ``now_ms`` was processed and its events delivered.
+        """Block until every batch due at ``now_ms`` was processed and its events delivered, then
+        raise the first batch error not yet raised to the program.
 
         Returns at once on the engine's own threads (a batch or listener that moves the clock).
         """
         if self.owns_current_thread() or self._bus.is_bus_thread():
             return
         zero = self._graph.zero_ms
-        if zero is None or now_ms < zero + self._interval:
-            return
-        due = zero + (now_ms - zero) // self._interval * self._interval
-        with self._progress:
-            while not self._caught_up(due):
-                self._progress.wait(0.05)
-        self._bus.wait_until_empty()
+        if zero is not None and now_ms >= zero + self._interval:
+            due = zero + (now_ms - zero) // self._interval * self._interval
+            with self._progress:
+                while not self._caught_up(due):
+                    self._progress.wait(0.05)
+            self._bus.wait_until_empty()
+        unraised = self._ssc._take_unraised()
+        if unraised:
+            raise unraised[0].with_traceback(None)  # its frames on the runner say nothing
 
     def _caught_up(self, due: int) -> bool:
         processed = self._last_processed if self._last_processed is not None else -1

@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import glob
 import os
+import pickle
 import re
 import threading
+import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
+from . import logs
+from .accumulators import Accumulator, AccumulatorParam, new_accumulator
+from .broadcast import Broadcast
 from .errors import ConfigurationError
+
+T = TypeVar("T")
 
 
 class SparkConf:
@@ -119,6 +126,8 @@ class SparkContext:
         # still use every core inside a batch.
         self.master = self._conf.get("spark.master", "local[1]")
         self.appName = self._conf.get("spark.app.name", "dstreams")
+        self.startTime = int(time.time() * 1000)  # ms since the epoch, as Spark's
+        self.applicationId = f"local-{self.startTime}"
         self._checkpoint_dir: str | None = None
         self._stopped = False
         with SparkContext._lock:
@@ -142,8 +151,94 @@ class SparkContext:
             return os.cpu_count() or 1 if match.group(1) == "*" else int(match.group(1))
         return 1
 
+    @property
+    def defaultMinPartitions(self) -> int:
+        """``min(defaultParallelism, 2)``, as Spark's default for file sources.
+
+        >>> sc = SparkContext("local[4]", "min-parts")
+        >>> sc.defaultMinPartitions
+        2
+        >>> sc.stop()
+        """
+        return min(self.defaultParallelism, 2)
+
     def getConf(self) -> SparkConf:
+        """A copy of the settings (changing it does not change the context's).
+
+        >>> sc = SparkContext("local[2]", "conf-demo")
+        >>> sc.getConf().get("spark.app.name")
+        'conf-demo'
+        >>> sc.stop()
+        """
         return SparkConf(_pairs=dict(self._conf.getAll()))
+
+    @property
+    def uiWebUrl(self) -> str | None:
+        """None: there is no Spark web UI (see ``ssc.batch_infos`` and ``StreamingListener``).
+
+        >>> SparkContext.getOrCreate().uiWebUrl is None
+        True
+        """
+        return None
+
+    def sparkUser(self) -> str:
+        """The name of the user running the program.
+
+        >>> isinstance(SparkContext.getOrCreate().sparkUser(), str)
+        True
+        """
+        import getpass
+
+        return getpass.getuser()
+
+    def setLocalProperty(self, key: str, value: str | None) -> None:
+        """Set a property for jobs started from this thread (None removes it); kept, no effect.
+
+        >>> sc = SparkContext.getOrCreate()
+        >>> sc.setLocalProperty("spark.scheduler.pool", "fast")
+        >>> sc.getLocalProperty("spark.scheduler.pool")
+        'fast'
+        """
+        props = self._thread_properties()
+        if value is None:
+            props.pop(key, None)
+        else:
+            props[key] = str(value)
+
+    def getLocalProperty(self, key: str) -> str | None:
+        """The value :meth:`setLocalProperty` gave ``key`` in this thread, or None.
+
+        >>> SparkContext.getOrCreate().getLocalProperty("never.set") is None
+        True
+        """
+        return self._thread_properties().get(key)
+
+    def _thread_properties(self) -> dict[str, str]:
+        local = self.__dict__.setdefault("_local", threading.local())
+        if not hasattr(local, "props"):
+            local.props = {}
+        return local.props
+
+    def setJobGroup(self, groupId: str, description: str, interruptOnCancel: bool = False) -> None:
+        """Kept as local properties (Spark's ``spark.jobGroup.id``/``spark.job.description``); no effect.
+
+        >>> sc = SparkContext.getOrCreate()
+        >>> sc.setJobGroup("etl", "load the day")
+        >>> sc.getLocalProperty("spark.jobGroup.id")
+        'etl'
+        """
+        self.setLocalProperty("spark.jobGroup.id", groupId)
+        self.setLocalProperty("spark.job.description", description)
+
+    def setJobDescription(self, value: str) -> None:
+        """Kept as the local property ``spark.job.description``; no effect.
+
+        >>> sc = SparkContext.getOrCreate()
+        >>> sc.setJobDescription("count words")
+        >>> sc.getLocalProperty("spark.job.description")
+        'count words'
+        """
+        self.setLocalProperty("spark.job.description", value)
 
     @property
     def version(self) -> str:
@@ -170,12 +265,17 @@ class SparkContext:
         return RDD(Batch.empty(0), self)
 
     def textFile(self, name: str, minPartitions: int | None = None, use_unicode: bool = True):
-        """Lines of text files, UTF-8, as Hadoop reads them (``\n``, ``\r`` or ``\r\n`` end a line).
+        r"""Lines of text files, UTF-8, as Hadoop reads them (``\n``, ``\r`` or ``\r\n`` end a line).
 
         ``name`` is a file, a directory (its files, skipping names starting with ``.`` or ``_``),
         a glob pattern, or several of these separated by commas.
 
-        >>> sc.textFile("logs/*.txt").count()
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> with open(os.path.join(folder, "a.txt"), "w", newline="") as fh:
+        ...     _ = fh.write("one\r\ntwo\n")
+        >>> SparkContext.getOrCreate().textFile(os.path.join(folder, "*.txt")).collect()
+        ['one', 'two']
         """
         lines: list[str] = []
         for path in _text_paths(name):
@@ -184,10 +284,97 @@ class SparkContext:
         return self.parallelize(lines, minPartitions or 1)
 
     def union(self, rdds):
+        """The elements of every RDD in ``rdds``, in order (their partitions side by side).
+
+        >>> sc = SparkContext.getOrCreate()
+        >>> sc.union([sc.parallelize([1]), sc.parallelize([2, 3])]).collect()
+        [1, 2, 3]
+        """
+        if not rdds:
+            raise ConfigurationError("union needs at least one RDD; for nothing use sc.emptyRDD()")
         out = rdds[0]
         for rdd in rdds[1:]:
             out = out.union(rdd)
         return out
+
+    def range(self, start: int, end: int | None = None, step: int = 1, numSlices: int | None = None):
+        """The ints from ``start`` to ``end`` (exclusive) by ``step``; ``range(n)`` is 0 to n.
+
+        >>> SparkContext.getOrCreate().range(1, 7, 2, numSlices=2).glom().collect()
+        [[1], [3, 5]]
+        """
+        if end is None:
+            start, end = 0, start
+        return self.parallelize(range(start, end, step), numSlices)
+
+    def wholeTextFiles(self, path: str, minPartitions: int | None = None, use_unicode: bool = True):
+        """Pairs ``("file:" + absolute path, whole content)``, one per file (names as :meth:`textFile`).
+
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> with open(os.path.join(folder, "a.txt"), "w") as fh:
+        ...     _ = fh.write("one line")
+        >>> [content for _, content in SparkContext.getOrCreate().wholeTextFiles(folder).collect()]
+        ['one line']
+        """
+        files = []
+        for name in _text_paths(path):
+            with open(name, "rb") as fh:
+                data = fh.read()
+            files.append(("file:" + os.path.abspath(name), data.decode("utf-8") if use_unicode else data))
+        parts = minPartitions if minPartitions is not None else min(self.defaultParallelism, 2)
+        return self.parallelize(files, max(1, min(parts, len(files))))
+
+    def pickleFile(self, name: str, minPartitions: int | None = None):
+        """Read back what ``rdd.saveAsPickleFile(name)`` wrote, one partition per file.
+
+        This *unpickles* the files, which runs code they name, as Spark's ``pickleFile`` does:
+        only read files that your own application wrote, never files from elsewhere.
+
+        >>> import os, tempfile
+        >>> sc = SparkContext.getOrCreate()
+        >>> out = os.path.join(tempfile.mkdtemp(), "saved")
+        >>> sc.parallelize([1, 2, 3], 2).saveAsPickleFile(out)
+        >>> sc.pickleFile(out).glom().collect()
+        [[1], [2, 3]]
+        """
+        from .batch import Batch
+        from .rdd import RDD
+
+        partitions = []
+        for path in _text_paths(name):
+            elements: list[Any] = []
+            with open(path, "rb") as fh:
+                while True:
+                    try:
+                        elements.extend(pickle.load(fh))
+                    except EOFError:
+                        break
+            partitions.append(elements)
+        if minPartitions is not None and minPartitions > len(partitions):
+            flat = [e for part in partitions for e in part]
+            return self.parallelize(flat, minPartitions)
+        return RDD(Batch.from_partitions(partitions) if partitions else Batch.empty(0), self)
+
+    # -- shared variables ------------------------------------------------------------------------
+    def broadcast(self, value: T) -> Broadcast[T]:
+        """A :class:`~dstreams.Broadcast` of ``value``, read with ``.value`` in any operator.
+
+        >>> SparkContext.getOrCreate().broadcast({"a": 1}).value["a"]
+        1
+        """
+        return Broadcast(value)
+
+    def accumulator(self, value: T, accum_param: AccumulatorParam[T] | None = None) -> Accumulator[T]:
+        """An :class:`~dstreams.Accumulator` starting at ``value``; ints, floats and complex numbers
+        add with ``+``, other types need an :class:`~dstreams.AccumulatorParam`.
+
+        >>> counter = SparkContext.getOrCreate().accumulator(0)
+        >>> counter += 5
+        >>> counter.value
+        5
+        """
+        return new_accumulator(value, accum_param)
 
     def setCheckpointDir(self, dirName: str) -> None:
         """Where stateful operators checkpoint (as ``ssc.checkpoint(dir)``)."""
@@ -198,7 +385,14 @@ class SparkContext:
         return self._checkpoint_dir
 
     def setLogLevel(self, logLevel: str) -> None:
-        """Accepted; dstreams logs through the ``logging`` module (logger ``dstreams``)."""
+        """Set the level of the ``dstreams`` logger with Spark's names: ALL, DEBUG, ERROR, FATAL,
+        INFO, OFF, TRACE or WARN (any case); another name raises an error listing these.
+
+        >>> sc = SparkContext.getOrCreate()
+        >>> sc.setLogLevel("ERROR")
+        >>> sc.setLogLevel("WARN")
+        """
+        logs.set_level(logLevel)
 
     def stop(self) -> None:
         self._stopped = True

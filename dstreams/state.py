@@ -39,7 +39,7 @@ import pyarrow as pa
 
 from . import batch as _batch
 from . import codec, ops, pairs, recognize
-from .batch import Batch
+from .batch import Batch, failures_named
 from .dstream import DStream
 from .errors import BatchError
 from .outputs import batch_label
@@ -461,6 +461,10 @@ class StateDStream(DStream):
         self.name = f"updateStateByKey({ops.describe(func)})"
 
     def _compute(self, t: int) -> Batch | None:
+        with failures_named(self.name):  # errors here are this operator's, not the output's
+            return self._next_batch(t)
+
+    def _next_batch(self, t: int) -> Batch | None:
         batch = self._parents[0]._get(t)
         if batch is None:  # as Spark: the previous state, without calling the function
             return None if self._state is None else self._emit(self._state)

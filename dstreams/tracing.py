@@ -18,19 +18,29 @@ How it works
    ``pl.Expr`` and its Polars dtype, and its operators build new expressions.  Globals are swapped
    for proxy-aware versions by calling a copy of the function made with ``types.FunctionType`` and
    patched globals.  Anything unsupported raises inside the trace and the function is refused.
-   A proxy never turns into a plain Python value: ``__bool__``, ``__iter__``, ``__len__``,
-   ``__hash__``, ``__index__``, ``__str__``... raise, so ``if x > 0:`` or ``for c in s`` fall back.
-3. **``in`` tests.**  Python converts the result of ``__contains__`` to a bool itself, so a proxy
-   cannot come back from ``"x" in s``.  Instead the trace stops there, the function is re-run once
-   assuming True and once assuming False, and the two results are joined with
-   ``pl.when(cond).then(...).otherwise(...)``.
+   A proxy never turns into a plain Python value: ``__iter__``, ``__len__``, ``__hash__``,
+   ``__index__``, ``__str__``... raise, so ``for c in s`` or ``len(str(x))`` fall back.  An
+   f-string field is the one exception: ``__format__`` hands ``BUILD_STRING`` a placeholder, and
+   the bytecode check makes sure the joined string can only become (part of) the result, where
+   it is turned back into ``pl.concat_str``.
+3. **Branches.**  Python converts the result of ``__contains__`` and ``__bool__`` to a bool
+   itself, so a proxy cannot come back from ``"x" in s``, ``a if c else b``, ``x > 0 and y``
+   or ``s in ("a", "b")``.  Instead the trace stops there, the function is re-run once assuming
+   True and once assuming False (at most ``_MAX_TRACE_RUNS`` runs in all), and the results are
+   joined with ``pl.when(cond).then(...).otherwise(...)``; a branch not taken cannot trip.
 4. **Exactness.**  A compiled function must give exactly what Python gives on every row.  Where
    the Polars form can differ for some rows (Int64 overflow where Python ints grow, division by
    zero, an index out of range, ``lower()`` on non-ASCII text...) the operation records a "bad row"
    predicate.  The final expressions carry a tripwire that makes ``collect()`` raise
-   ``pl.exceptions.InvalidOperationError`` when any row is bad, and the engine then re-runs the
-   batch in Python.  Forms whose exactness cannot be checked cheaply (float ``//`` and ``%``,
-   ``str(float)``, ``isdigit``...) are refused outright.
+   ``pl.exceptions.InvalidOperationError`` when any row is bad; the engine instead evaluates the
+   predicate (``Traced.bad``) over the operator's input as an output of its own, which no later
+   operator can optimise away, and re-runs the batch in Python when any row is bad.  So
+   ``int(s)`` is Polars' strict cast, and a row it cannot parse (``" 1"``, ``"1_0"``, ``"٣"``, a
+   big int, or text Python rejects with ValueError) sends the batch to Python; likewise
+   ``float(s)``, ``str(float)`` (``nan``, exponents below 1e-4) and ``round(x, n)`` near a tie.
+   Forms whose exactness cannot be checked cheaply (float ``//`` and ``%``, ``isdigit``...)
+   are refused outright, and so is ``is`` against anything but a literal None: identity runs no
+   method a proxy could answer.
 """
 
 from __future__ import annotations
@@ -42,6 +52,8 @@ import inspect
 import logging
 import math
 import operator
+import re
+import sys
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,7 +62,7 @@ from typing import Any
 import polars as pl
 
 __all__ = ["Column", "Reducer", "Traced", "fallback_hint", "trace_filter", "trace_flat_map",
-           "trace_map", "trace_reduce"]  # fmt: skip
+           "trace_map", "trace_predicate", "trace_reduce"]  # fmt: skip
 
 _log = logging.getLogger(__name__)
 
@@ -68,10 +80,20 @@ class Column:
 
 @dataclass(frozen=True)
 class Traced:
-    """A compiled function: one expr for a scalar result, two for a (key, value) pair."""
+    """A compiled function: one expr for a scalar result, two for a (key, value) pair.
+
+    ``exprs`` carry a tripwire: collecting them raises ``InvalidOperationError`` when a row would
+    not give Python's result.  That only holds if the plan computes them for every row, which
+    the optimiser does not promise (a later operator that does not read them, or that filters
+    rows first, drops the tripwire with them).  An engine therefore uses ``unchecked`` (the same
+    exprs without tripwire) and evaluates ``bad`` (those rows; None when there can be none) over
+    the function's input as an output of its own.
+    """
 
     exprs: tuple[pl.Expr, ...]
     dtypes: tuple[pl.DataType, ...]
+    unchecked: tuple[pl.Expr, ...] = ()
+    bad: pl.Expr | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +117,8 @@ class Reducer:
             log2 = pl.when(x == 0).then(0.0).otherwise(x.cast(pl.Float64).abs().log(2)).sum()
             product = pl.when(log2 <= 125).then(x.cast(pl.Int128).product())
             return product.otherwise(pl.lit(2**100, pl.Int128)).cast(pl.Int64, strict=True)
+        if self.name == "sum" and kind == "float":
+            return _float_sum(x)
         if self.name in ("max", "min") and kind == "float":
             return _float_extreme(x, self.name == "max")
         if self.name == "concat":
@@ -107,10 +131,17 @@ class Reducer:
 _INT, _FLOAT, _STR, _BOOL = pl.Int64(), pl.Float64(), pl.String(), pl.Boolean()
 _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
 _EXACT_FLOAT_INT = 2**53  # ints up to this magnitude convert to float without rounding
-_MAX_IN_TESTS = 5  # `in` tests explored per function (2**5 leaves at most)
+_MAX_IN_TESTS = 10  # nested `in` tests / branches on one path (x in a 10-tuple: 10 tests)
 _NOT_CONST = object()  # marks an output expr that is not a Python constant
 
 _NON_ASCII = r"[^\x00-\x7f]"
+# Private-use code points around an f-string field's number (see _Sym.__format__); a function
+# whose constants contain them is not traced, so they cannot come from anywhere else.
+_FIELD_OPEN, _FIELD_CLOSE = "\U0010fffe", "\U0010ffff"
+# What both float() and Polars' cast parse to the same value (correctly rounded); Python also
+# takes whitespace, "_", non-ASCII digits, inf/nan spellings: those rows go back to Python.
+_PLAIN_FLOAT = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+_MAX_TRACE_RUNS = 32  # calls of the function while exploring `in` tests and branches
 
 
 @functools.cache
@@ -158,6 +189,12 @@ class _Trace:
         self.forced = forced
         self.taken = 0
         self.checks: list[pl.Expr] = []
+        self.fields: list[_Sym] = []  # f-string fields, by placeholder number
+
+    def placeholder(self, field: _Sym) -> str:
+        """A stand-in string for an f-string field; :func:`_unmark` turns it back into ``field``."""
+        self.fields.append(field)
+        return f"{_FIELD_OPEN}{len(self.fields) - 1}{_FIELD_CLOSE}"
 
     def check(self, bad: pl.Expr) -> None:
         """Record rows where the compiled form would differ from Python (collect must raise)."""
@@ -223,13 +260,28 @@ class _Sym:
             raise _Unsupported(f".{name}() on {self._dtype}")
         return functools.partial(method, self)
 
+    def __bool__(self) -> bool:
+        # `a if c else b`, `if`, `and`/`or`, `x in ("a", "b")`: like an `in` test, the trace
+        # stops here and both outcomes are explored, then joined with when/then/otherwise.
+        truth = _truth(self)
+        return self._trace.decide(truth._expr) if isinstance(truth, _Sym) else truth
+
+    def __format__(self, spec: str) -> str:
+        # An f-string field: hand BUILD_STRING a placeholder; the output shapers turn the joined
+        # string back into an expression (the bytecode check only lets it flow to a return).
+        # Only for the f-string instruction itself: "{}".format(x).upper() would be wrong.
+        caller = sys._getframe(1)
+        if spec or dis.opname[caller.f_code.co_code[caller.f_lasti]] not in _FSTRING_OPS:
+            raise _Unsupported("format() other than a plain f-string field")
+        return self._trace.placeholder(_StrBuiltin()(self))
+
     def _escape(self, *args: object) -> Any:
         raise _Unsupported("a traced value cannot turn into a plain Python value")
 
-    # Each of these would hand Python a concrete value computed from a proxy (a branch taken, a
-    # string baked into the result...), so they must stop the trace.
-    __bool__ = __iter__ = __len__ = __hash__ = __index__ = __int__ = __float__ = _escape
-    __complex__ = __str__ = __repr__ = __format__ = __bytes__ = __reversed__ = _escape
+    # Each of these would hand Python a concrete value computed from a proxy (a string baked
+    # into the result, an iteration count...), so they must stop the trace.
+    __iter__ = __len__ = __hash__ = __index__ = __int__ = __float__ = _escape
+    __complex__ = __str__ = __repr__ = __bytes__ = __reversed__ = _escape
     __round__ = __trunc__ = __floor__ = __ceil__ = _escape
 
 
@@ -328,6 +380,10 @@ def _int_arith(op: str, a: object, b: object, trace: _Trace) -> _Sym:
 def _float_arith(op: str, a: object, b: object, trace: _Trace) -> _Sym:
     if op not in ("+", "-", "*", "/"):
         raise _Unsupported(f"float {op}")  # Python's float // and % use fmod: not the same
+    if op in ("+", "-") and not (isinstance(a, _Sym) and isinstance(b, _Sym)):
+        zero = _add_zero(op, a, b)
+        if zero is not None:
+            return _Sym(zero, _FLOAT, trace)
     ea, eb = _as_float(a), _as_float(b)
     if op == "/":
         _check_nonzero(b, eb, trace)  # Python raises ZeroDivisionError, Polars gives inf/nan
@@ -339,6 +395,27 @@ def _float_arith(op: str, a: object, b: object, trace: _Trace) -> _Sym:
                 raise _Unsupported("constant / constant")
             eb = pl.col(roots[0]).is_null().cast(_FLOAT) + eb
     return _Sym(_OPS[op](ea, eb), _FLOAT, trace)
+
+
+def _add_zero(op: str, a: object, b: object) -> pl.Expr | None:
+    """``x + c``, ``c + x``, ``x - c`` or ``c - x`` with a constant zero ``c``, signed zeros kept.
+
+    Polars' kernels return ``x`` itself for ``x + 0.0`` and ``-x`` for ``0.0 - x`` (from a few
+    rows on), but IEEE gives ``-0.0 + 0.0 == 0.0`` and ``0.0 - 0.0 == 0.0``.  Every such form is
+    ``y + z`` with ``y`` = ``x`` or ``-x`` and ``z`` a signed zero: ``y + -0.0`` is ``y`` exactly
+    and ``y + 0.0`` is ``y`` with -0.0 turned into 0.0.  None when the constant is not zero.
+    """
+    x, const = (a, b) if isinstance(a, _Sym) else (b, a)
+    c = float(const)  # type: ignore[arg-type]  # an int constant converts like Python does
+    if c != 0:
+        return None
+    y = _as_float(x)
+    if op == "-" and x is b:
+        y = -y  # c - x == c + (-x)
+    z = -c if op == "-" and x is a else c  # x - c == x + (-c)
+    if math.copysign(1.0, z) < 0:
+        return y
+    return pl.when(y == 0).then(pl.lit(0.0, _FLOAT)).otherwise(y)
 
 
 def _as_float(value: object) -> pl.Expr:
@@ -485,6 +562,13 @@ def _getitem(value: _Sym, key: object) -> _Sym:
         offset, length = _slice_bounds(n, key.start, key.stop)
         sliced = value._expr.str.slice if value._kind == "str" else value._expr.list.slice
         return _Sym(sliced(offset, length), value._dtype, trace)
+    if isinstance(key, slice) and (key.start, key.stop, key.step) == (None, None, -1):
+        if value._kind == "list":
+            return _Sym(value._expr.list.reverse(), value._dtype, trace)
+        # str.reverse() reverses grapheme clusters ("e\u0301" stays together); Python reverses
+        # code points, which split("") yields one by one.
+        chars = value._expr.str.split("").list.reverse().list.join("")
+        return _Sym(chars, _STR, trace)
     raise _Unsupported(f"index {key!r}")
 
 
@@ -579,6 +663,14 @@ def _str_count(s: _Sym, sub: object, *bounds: object) -> _Sym:
     return _Sym(s._expr.str.count_matches(sub, literal=True).cast(_INT), _INT, s._trace)
 
 
+def _str_find(s: _Sym, sub: object, *bounds: object) -> _Sym:
+    if bounds or type(sub) is not str:
+        raise _Unsupported("find(sub) with a constant only")
+    # Polars counts code points like Python and gives null where Python gives -1.
+    found = s._expr.str.find(pl.lit(sub, _STR), literal=True).cast(_INT).fill_null(-1)
+    return _Sym(found, _INT, s._trace)
+
+
 def _str_case(method: str) -> Callable[[_Sym], _Sym]:
     def convert(s: _Sym) -> _Sym:
         # Python and Rust disagree on some non-ASCII case mappings (Unicode versions, special
@@ -593,7 +685,8 @@ _METHODS: dict[str, dict[str, Callable[..., Any]]] = {"str": {
     "split": _str_split, "strip": _str_strip("both"), "lstrip": _str_strip("left"),
     "rstrip": _str_strip("right"), "startswith": _str_affix("starts_with"),
     "endswith": _str_affix("ends_with"), "replace": _str_replace, "count": _str_count,
-    "lower": _str_case("to_lowercase"), "upper": _str_case("to_uppercase"),
+    "lower": _str_case("to_lowercase"), "upper": _str_case("to_uppercase"), "find": _str_find,
+    "casefold": _str_case("to_lowercase"),  # casefold() is lower() on ASCII, the only rows kept
 }}  # fmt: skip
 
 
@@ -611,8 +704,16 @@ def _len(value: object) -> object:
 def _to_int(value: object = 0, *base: object) -> object:
     if not isinstance(value, _Sym):
         return int(value, *base)  # type: ignore[call-overload]
+    if value._kind == "str" and not base:
+        # Polars' cast takes exactly [+-]?[0-9]+ (null otherwise or on overflow), which int()
+        # parses to the same value.  Python also takes " 1 ", "1_0", non-ASCII digits and big
+        # ints, and refuses over 4300 digits: any null or over-long row goes back to Python,
+        # which then gives its value or its ValueError.
+        parsed = value._expr.cast(_INT, strict=False)
+        value._trace.check(parsed.is_null() | (value._expr.str.len_bytes() > 20))
+        return _Sym(parsed, _INT, value._trace)
     if base or value._kind not in ("int", "float", "bool"):
-        raise _Unsupported(f"int() of {value._dtype}")  # int(str) accepts "1_000", " +1 "...
+        raise _Unsupported(f"int() of {value._dtype}")
     if value._kind == "float":
         # Truncates like Python; NaN/inf raise in Python, huge floats become big ints.
         x = value._expr
@@ -623,8 +724,13 @@ def _to_int(value: object = 0, *base: object) -> object:
 def _to_float(value: object = 0.0) -> object:
     if not isinstance(value, _Sym):
         return float(value)  # type: ignore[arg-type]
+    if value._kind == "str":
+        # Both parse plain decimal notation correctly rounded; anything else ("inf", " 1",
+        # "1_0", non-ASCII digits... or a ValueError) is Python's to decide.
+        value._trace.check(~value._expr.str.contains(_PLAIN_FLOAT))
+        return _Sym(value._expr.cast(_FLOAT, strict=False), _FLOAT, value._trace)
     if value._kind not in ("int", "float", "bool"):
-        raise _Unsupported(f"float() of {value._dtype}")  # float(str) parses more than Polars
+        raise _Unsupported(f"float() of {value._dtype}")
     return _Sym(value._expr.cast(_FLOAT), _FLOAT, value._trace)
 
 
@@ -640,10 +746,16 @@ class _StrBuiltin:
             return value
         if value._kind == "int":
             return _Sym(value._expr.cast(_STR), _STR, value._trace)
+        if value._kind == "float":
+            # Polars writes the shortest round-trip digits like repr(), but "NaN" for "nan" and
+            # no exponent below 1e-4 ("0.00001" for "1e-05"): those rows go back to Python.
+            x = value._expr
+            value._trace.check(x.is_nan() | ((x != 0) & (x.abs() < 1e-4)))
+            return _Sym(x.cast(_STR), _STR, value._trace)
         if value._kind == "bool":  # Polars spells it "true"
             return _Sym(pl.when(value._expr).then(pl.lit("True")).otherwise(pl.lit("False")),
                         _STR, value._trace)  # fmt: skip
-        raise _Unsupported(f"str() of {value._dtype}")  # float repr differs from Polars
+        raise _Unsupported(f"str() of {value._dtype}")
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name.startswith("_"):
@@ -674,9 +786,54 @@ def _abs(value: object) -> object:
     return _unary("abs", value) if isinstance(value, _Sym) else abs(value)  # type: ignore[arg-type]
 
 
+def _round(value: object, ndigits: object = None) -> object:
+    """Python's round(): half to even, and for floats with ndigits, correctly rounded decimal."""
+    if not isinstance(value, _Sym):
+        if isinstance(ndigits, _Sym):
+            raise _Unsupported("round() with a traced ndigits")
+        return round(value, ndigits)  # type: ignore[call-overload]
+    if ndigits is not None and type(ndigits) is not int:
+        raise _Unsupported("round() with a non-constant ndigits")
+    trace, x = value._trace, value._expr
+    if value._kind == "int" and (ndigits is None or ndigits >= 0):
+        return value  # an int rounded to >= 0 digits is itself
+    if value._kind != "float":
+        raise _Unsupported(f"round() of {value._dtype} to {ndigits} digits")
+    if ndigits is None:  # an int; nan (ValueError), inf (OverflowError) and big ints are Python's
+        trace.check(~x.is_finite() | (x >= 2.0**63) | (x < -(2.0**63)))
+        return _Sym(x.round(0, mode="half_to_even").cast(_INT, strict=False), _INT, trace)
+    if not 0 <= ndigits <= 15:
+        raise _Unsupported("round(float, n) for n outside 0..15")
+    # k = x * 10**n rounded half to even, then k / 10**n (one correctly rounded division of
+    # exact values: the double nearest the decimal).  The product is rounded once, so k can
+    # differ from Python's only when it lies within an ulp of a .5: those rows (2.675 * 100 is
+    # 267.49999999999997 exactly but 267.5 in floats) go back to Python, and so do products too
+    # large to hold fractions.  |x| >= 2**52 is already an integer: round() returns x.
+    scale = 10.0**ndigits
+    scaled = x * scale
+    fraction = scaled - scaled.floor()
+    near_half = (fraction - 0.5).abs() <= scaled.abs() * 2.0**-50
+    large = x.abs() >= 2.0**52
+    trace.check(x.is_finite() & ~large & ((scaled.abs() >= 2.0**52) | near_half))
+    k = _Sym(scaled.round(0, mode="half_to_even"), _FLOAT, trace)
+    rounded = _float_arith("/", k, scale, trace)._expr
+    return _Sym(pl.when(large | ~x.is_finite()).then(x).otherwise(rounded), _FLOAT, trace)
+
+
+def _is(a: object, b: object) -> bool:
+    """``a is b``: only against None with a proxy (a row's value is never None: operators compile
+    over null-free columns).  Identity against anything else depends on the row (``b is True``
+    for a bool, ``x is 1`` for a cached small int...), which no expression can stand for."""
+    if not isinstance(a, _Sym) and not isinstance(b, _Sym):
+        return a is b
+    if a is None or b is None:
+        return False
+    raise _Unsupported("`is` against anything but None")
+
+
 _BUILTINS: dict[str, object] = {
     "max": _max, "min": _min, "abs": _abs, "len": _len, "str": _StrBuiltin(),
-    "int": _to_int, "float": _to_float, "bool": _truth,
+    "int": _to_int, "float": _to_float, "bool": _truth, "round": _round,
 }  # fmt: skip
 
 # operator functions that only call the operand's dunders (plus proxy-aware not_/truth, which
@@ -684,9 +841,11 @@ _BUILTINS: dict[str, object] = {
 _OPERATOR_NAMES = (
     "add", "sub", "mul", "truediv", "floordiv", "mod", "neg", "pos", "abs", "inv", "invert",
     "and_", "or_", "xor", "eq", "ne", "lt", "le", "gt", "ge", "contains", "getitem", "concat",
-    "is_", "is_not", "itemgetter",
+    "itemgetter",
 )  # fmt: skip
-_OPERATOR_OVERRIDES: dict[str, object] = {"not_": _not, "truth": _truth}
+_OPERATOR_OVERRIDES: dict[str, object] = {
+    "not_": _not, "truth": _truth, "is_": _is, "is_not": lambda a, b: not _is(a, b),
+}  # fmt: skip
 _OPERATOR = types.SimpleNamespace(
     **{name: getattr(operator, name) for name in _OPERATOR_NAMES}, **_OPERATOR_OVERRIDES
 )
@@ -707,6 +866,7 @@ _SAFE_OPS = frozenset({
     "BINARY_SLICE", "BUILD_SLICE", "COMPARE_OP", "CONTAINS_OP", "IS_OP", "UNARY_NEGATIVE",
     "UNARY_POSITIVE", "UNARY_INVERT", "UNARY_NOT", "TO_BOOL", "NOT_TAKEN", "BUILD_TUPLE",
     "BUILD_LIST", "LIST_EXTEND", "POP_TOP", "COPY", "SWAP", "UNPACK_SEQUENCE",
+    "FORMAT_VALUE", "FORMAT_SIMPLE", "FORMAT_WITH_SPEC", "CONVERT_VALUE", "BUILD_STRING",
 })  # fmt: skip
 _INTRINSICS = frozenset({"INTRINSIC_UNARY_POSITIVE", "INTRINSIC_LIST_TO_TUPLE"})
 _NOT_PLAIN = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
@@ -716,12 +876,18 @@ def _check_code(code: types.CodeType, globals_used: set[str]) -> None:
     """Raise unless every instruction is side-effect free; collect the global names read."""
     if code.co_flags & _NOT_PLAIN or getattr(code, "co_exceptiontable", b""):
         raise _Unsupported("generators, coroutines and try blocks are not traced")
+    _check_fstrings(code)
+    loads: list[dis.Instruction] = []  # up to two instructions run just before this one
     for ins in dis.get_instructions(code):
+        if ins.is_jump_target:
+            loads = []  # another path may arrive here with other values on the stack
         if ins.opcode in dis.hasjrel or ins.opcode in dis.hasjabs:
+            loads = []
             if not (isinstance(ins.argval, int) and ins.argval > ins.offset):
                 raise _Unsupported("loops are not traced")  # a backward jump could spin forever
             continue
         if ins.opname == "CALL_INTRINSIC_1" and ins.argrepr in _INTRINSICS:
+            loads = []  # replaces the value on top of the stack
             continue
         if ins.opname not in _SAFE_OPS:
             raise _Unsupported(f"instruction {ins.opname}")
@@ -729,9 +895,94 @@ def _check_code(code: types.CodeType, globals_used: set[str]) -> None:
             raise _Unsupported("dunder attributes")  # would reach type internals
         if ins.opname == "LOAD_GLOBAL":
             globals_used.add(ins.argval)
+        if ins.opname == "IS_OP" and not _against_none(loads):
+            # A proxy never runs for `is` (no dunder), so `b is True` would fold to False.
+            raise _Unsupported("`is` against anything but a literal None")
+        if ins.opname not in ("CACHE", "EXTENDED_ARG", "NOP"):
+            loads = [*loads[-1:], ins]
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             _check_code(const, globals_used)
+
+
+_ONE_VALUE_LOADS = frozenset({"LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_BORROW", "LOAD_DEREF",
+                              "LOAD_CONST", "LOAD_SMALL_INT"})  # fmt: skip
+
+
+def _against_none(before: list[dis.Instruction]) -> bool:
+    """Whether one operand of the IS_OP that follows ``before`` is the constant None: loaded
+    last, or loaded just before a single other value."""
+
+    def is_none(ins: dis.Instruction) -> bool:
+        return ins.opname == "LOAD_CONST" and ins.argval is None
+
+    if before and is_none(before[-1]):
+        return True
+    return len(before) == 2 and before[-1].opname in _ONE_VALUE_LOADS and is_none(before[0])
+
+
+_FSTRING_OPS = frozenset(
+    {"FORMAT_VALUE", "FORMAT_SIMPLE", "FORMAT_WITH_SPEC", "CONVERT_VALUE", "BUILD_STRING"}
+)
+
+
+def _check_fstrings(code: types.CodeType) -> None:
+    """An f-string's value is a placeholder string (see ``_Sym.__format__``), right only as a
+    result: from each format instruction to the return, allow only loads, more f-string pieces,
+    constant subscripts of loaded values (``kv[1]``) and the tuple being returned."""
+    if any(isinstance(c, str) and (_FIELD_OPEN in c or _FIELD_CLOSE in c) for c in code.co_consts):
+        raise _Unsupported("constants holding the f-string placeholder code points")
+    instructions = list(dis.get_instructions(code))
+    for index, ins in enumerate(instructions):
+        if ins.opname in _FSTRING_OPS:
+            _check_fstring_flow(instructions, index)
+
+
+def _check_fstring_flow(instructions: list[dis.Instruction], index: int) -> None:
+    """Follow the placeholder made at ``index`` along the stack of straight-line code until an
+    instruction consumes it: another f-string piece (the result is followed in turn), the tuple
+    being built (which may only be returned) or the return.  Anything else would compute on the
+    placeholder's text (``f"{x}".upper()``, ``len(f"{x}")``, ``f"{x}" == "a"``) and is refused."""
+    above, in_tuple = 0, False  # values pushed on top of the placeholder (or of its tuple)
+    for ins in instructions[index + 1 :]:
+        name = ins.opname
+        if (ins.is_jump_target and name != "RETURN_VALUE") or ins.opcode in _JUMPS:
+            break  # other paths join here, or the value travels along a branch
+        if name in ("CACHE", "NOP", "EXTENDED_ARG"):
+            continue
+        if name in ("COPY", "SWAP"):
+            if ins.arg > above:
+                break
+            above += name == "COPY"
+            continue
+        pushes = _PUSHES.get(name, 1)
+        if name == "LOAD_GLOBAL" or (name == "LOAD_ATTR" and sys.version_info >= (3, 12)):
+            pushes = 1 + (ins.arg & 1)  # the low bit asks for a NULL or self as well
+        elif name == "UNPACK_SEQUENCE":
+            pushes = ins.arg
+        pops = pushes - dis.stack_effect(ins.opcode, ins.arg if ins.opcode >= dis.HAVE_ARGUMENT else None)
+        if pops <= above:
+            above += pushes - pops
+            continue
+        if name == "RETURN_VALUE":
+            return
+        if in_tuple:
+            break
+        if name == "BUILD_TUPLE":
+            above, in_tuple = 0, True
+        elif name in ("BUILD_STRING", "FORMAT_SIMPLE") or (name == "FORMAT_VALUE" and ins.arg == 0):
+            above = 0  # the joined string holds the placeholder now
+        else:
+            break
+    raise _Unsupported("an f-string used other than as (part of) the result")
+
+
+_JUMPS = frozenset(dis.hasjrel + dis.hasjabs)
+# Values an instruction pushes (default 1), to tell how many it pops from its stack effect.
+_PUSHES = {"POP_TOP": 0, "RETURN_VALUE": 0, "RETURN_CONST": 0, "RESUME": 0, "KW_NAMES": 0,
+           "PRECALL": 0, "NOT_TAKEN": 0, "COPY_FREE_VARS": 0, "STORE_FAST": 0,
+           "STORE_FAST_STORE_FAST": 0, "LOAD_METHOD": 2, "LOAD_FAST_LOAD_FAST": 2,
+           "LOAD_FAST_BORROW_LOAD_FAST_BORROW": 2}  # fmt: skip
 
 
 def _is_simple_constant(value: object) -> bool:
@@ -823,15 +1074,21 @@ def _element(element: Column | tuple[Column, Column], trace: _Trace) -> object:
     raise _Unsupported(f"element description {element!r}")
 
 
-def _explore(run: Callable[[_Trace], _Output], forced: tuple[bool, ...] = ()) -> _Leaf:
+def _explore(
+    run: Callable[[_Trace], _Output], forced: tuple[bool, ...] = (), runs: list[int] | None = None
+) -> _Leaf:
     """Run the function; at each new `in` test, explore both outcomes and join them."""
+    runs = [_MAX_TRACE_RUNS] if runs is None else runs  # shared by the whole exploration
+    runs[0] -= 1
+    if runs[0] < 0:
+        raise _Unsupported("too many branches")
     trace = _Trace(forced)
     try:
         output = run(trace)
     except _Branch as branch:
         if len(forced) >= _MAX_IN_TESTS:
             raise _Unsupported("too many `in` tests") from None
-        yes, no = _explore(run, (*forced, True)), _explore(run, (*forced, False))
+        yes, no = _explore(run, (*forced, True), runs), _explore(run, (*forced, False), runs)
         return _join(branch.cond, yes, no)
     bad = pl.any_horizontal(trace.checks) if trace.checks else None
     return _Leaf(tuple(o[0] for o in output), tuple(o[1] for o in output),
@@ -878,19 +1135,36 @@ def _trap(expr: pl.Expr, bad: pl.Expr) -> pl.Expr:
     return pl.when(tripwire.cast(pl.UInt8, strict=True) == 0).then(expr)
 
 
-def _finish(leaf: _Leaf, broadcast: bool) -> tuple[pl.Expr, ...]:
+def _finish(leaf: _Leaf, broadcast: bool) -> Traced:
     exprs = []
     for expr in leaf.exprs:
         if broadcast and not expr.meta.root_names():
             expr = pl.repeat(expr, pl.len())  # a constant result still needs one value per row
-        exprs.append(expr if leaf.bad is None else _trap(expr, leaf.bad))
-    return tuple(exprs)
+        exprs.append(expr)
+    trapped = exprs if leaf.bad is None else [_trap(expr, leaf.bad) for expr in exprs]
+    return Traced(tuple(trapped), leaf.dtypes, tuple(exprs), leaf.bad)
 
 
 # --------------------------------------------------------------------------- result shapes
 
 
+def _unmark(value: object, trace: _Trace) -> object:
+    """A string an f-string built over proxies, back as a str proxy; other values unchanged."""
+    if type(value) is not str or _FIELD_OPEN not in value:
+        return value
+    parts: list[pl.Expr] = []
+    for i, piece in enumerate(re.split(f"{_FIELD_OPEN}([0-9]+){_FIELD_CLOSE}", value)):
+        if i % 2:
+            parts.append(trace.fields[int(piece)]._expr)
+        elif _FIELD_OPEN in piece or _FIELD_CLOSE in piece:
+            raise _Unsupported("a cut f-string placeholder")
+        elif piece:
+            parts.append(pl.lit(piece, _STR))
+    return _Sym(pl.concat_str(parts), _STR, trace)
+
+
 def _scalar(value: object, trace: _Trace) -> tuple[pl.Expr, pl.DataType, object]:
+    value = _unmark(value, trace)
     if isinstance(value, _Sym):
         return value._expr, value._dtype, _NOT_CONST
     if isinstance(value, list):  # map returning a list: one list-valued column
@@ -915,6 +1189,8 @@ def _flat_map_output(value: object, trace: _Trace) -> _Output:
         return [(value._expr, value._dtype, _NOT_CONST)]
     if not isinstance(value, (list, tuple)) or not value:
         raise _Unsupported("flatMap must return a list proxy or a non-empty list/tuple")
+    value = [tuple(_unmark(v, trace) for v in item) if type(item) is tuple else _unmark(item, trace)
+             for item in value]  # fmt: skip
     if all(isinstance(item, tuple) and len(item) == 2 for item in value):
         keys = _concat_lists([[item[0] for item in value]], trace)
         values = _concat_lists([[item[1] for item in value]], trace)
@@ -924,7 +1200,7 @@ def _flat_map_output(value: object, trace: _Trace) -> _Output:
 
 
 def _filter_output(value: object, trace: _Trace) -> _Output:
-    truth = _truth(value)
+    truth = _truth(_unmark(value, trace))
     if isinstance(truth, _Sym):
         return [(truth._expr, _BOOL, _NOT_CONST)]
     return [(pl.lit(truth, _BOOL), _BOOL, truth)]
@@ -948,8 +1224,23 @@ def trace_flat_map(fn: Callable[[Any], Any], element: _Element) -> Traced | None
 
 def trace_filter(fn: Callable[[Any], Any], element: _Element) -> pl.Expr | None:
     """Compile ``fn(element)`` into a boolean predicate with Python truthiness."""
-    traced = _traced("filter", fn, element, _filter_output)
+    traced = trace_predicate(fn, element)
     return None if traced is None else traced.exprs[0]
+
+
+def trace_predicate(fn: Callable[[Any], Any], element: _Element) -> Traced | None:
+    """:func:`trace_filter` as a :class:`Traced`, whose ``bad`` rows an engine checks apart.
+
+    >>> import polars as pl
+    >>> from dstreams.tracing import Column, trace_predicate
+    >>> traced = trace_predicate(lambda x: 10 // x > 1, Column("value", pl.Int64()))
+    >>> frame = pl.LazyFrame({"value": [2, 0]})
+    >>> frame.filter(traced.unchecked[0]).filter(False).collect().height  # the 0 row is gone...
+    0
+    >>> frame.select(traced.bad.any()).collect().item()  # ...but its check still sees it
+    True
+    """
+    return _traced("filter", fn, element, _filter_output)
 
 
 def _traced(op: str, fn: object, element: _Element, normalise: Callable[..., _Output]) -> Traced | None:
@@ -959,7 +1250,7 @@ def _traced(op: str, fn: object, element: _Element, normalise: Callable[..., _Ou
         if call is None:
             return None
         leaf = _explore(lambda trace: normalise(call(_element(element, trace)), trace))
-        return Traced(_finish(leaf, broadcast=op != "filter"), leaf.dtypes)
+        return _finish(leaf, broadcast=op != "filter")
     except Exception as exc:  # anything at all: the engine runs fn in Python instead
         _log.debug("%s: %r not compiled: %r", op, fn, exc)
         return None
@@ -1009,6 +1300,15 @@ _REDUCE_FORMS: dict[str, list[tuple[str, Callable[[Any, Any], Any]]]] = {
     "bool": [("max", _max), ("max", _flip(_max)), ("max", operator.or_), ("min", _min),
              ("min", _flip(_min)), ("min", operator.and_)],
 }  # fmt: skip
+
+
+def _float_sum(x: pl.Expr) -> pl.Expr:
+    """``reduce(add, xs)`` for floats, signed zero included: Polars' sum starts from +0.0, so it
+    never gives -0.0, but Python's left-to-right sum is -0.0 exactly when every value is -0.0
+    (one value is returned as is; -0.0 + -0.0 is -0.0; any +0.0 or opposite values give +0.0)."""
+    negative_zero = (x == 0) & (pl.lit(1.0, _FLOAT) / x < 0)  # 1 / -0.0 is -inf
+    all_negative_zero = negative_zero.all() & (x.len() > 0)
+    return pl.when(~all_negative_zero).then(x.sum()).otherwise(pl.lit(-0.0, _FLOAT))  # keeps x's name
 
 
 def _float_extreme(x: pl.Expr, is_max: bool) -> pl.Expr:

@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from . import batch as _batch
 from . import codec, ops, pairs, recognize
-from .batch import Batch
+from .batch import Batch, failures_named
 from .dstream import DStream
 from .errors import BatchError
 from .outputs import batch_label
@@ -332,6 +332,7 @@ class ReducedWindowedDStream(DStream):
     ):
         super().__init__(panes._ssc, [panes], slide_ms)
         self._combiner = combiner
+        self.name = combiner.name
         self._window_ms = window_ms
         self._num_partitions = num_partitions
         self._filter = ops.ElementOp("filter", filter_func) if filter_func is not None else None
@@ -351,6 +352,10 @@ class ReducedWindowedDStream(DStream):
         return restored + [pairs.of_batch(b, self._combiner.name) for b in found if b is not None]
 
     def _compute(self, t: int) -> Batch | None:
+        with failures_named(self.name):  # errors here are this operator's, not the output's
+            return self._next_batch(t)
+
+    def _next_batch(self, t: int) -> Batch | None:
         combine, window, slide = self._combiner, self._window_ms, self._slide_ms
         prev = self._prev[1] if self._prev is not None and self._prev[0] == t - slide else None
         if prev is not None and window >= INCREMENTAL_MIN_SLIDES * slide:
@@ -515,6 +520,10 @@ class WindowedAggDStream(DStream):
         return [p for p in (self._pane(u) for u in times if after < u <= upto) if p is not None]
 
     def _compute(self, t: int) -> Batch:
+        with failures_named(self.name):  # errors here are this operator's, not the output's
+            return self._next_batch(t)
+
+    def _next_batch(self, t: int) -> Batch:
         window, slide = self._window_ms, self._slide_ms
         try:
             prev = self._prev[1] if self._prev is not None and self._prev[0] == t - slide else None

@@ -43,12 +43,18 @@ class QueueInputDStream(InputDStream):
     ``default`` when given, else an empty batch (one empty partition, so ``count()`` gives 0).
     """
 
+    reports_input_info = False  # as Spark's queue stream: streamIdToInputInfo() is {}, numRecords() 0
+
     def __init__(self, ssc, rdds, oneAtATime: bool = True, default: Any = None):
         super().__init__(ssc)
         n = ssc.sparkContext.defaultParallelism
         self._queue = collections.deque(to_batch(item, n) for item in rdds)
         self._one_at_a_time = oneAtATime
         self._default = None if default is None else to_batch(default, n)
+
+    def explain_sample(self) -> Batch | None:
+        """The next queued batch (or the default): what ``explain()`` takes the column types from."""
+        return self._queue[0] if self._queue else self._default
 
     def _allocate(self, t: int) -> Batch | None:
         if not self._queue:

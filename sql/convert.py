@@ -23,12 +23,21 @@ from . import types as T
 
 
 def to_table(data: Any, schema: Any = None) -> pa.Table:
-    """``data`` as an Arrow table with ``schema`` applied (names, DDL, StructType or Arrow schema)."""
+    """``data`` as an Arrow table with ``schema`` applied (names, DDL, StructType or Arrow schema).
+
+    View columns (``string_view`` from Polars) become ``large_string``, as everywhere dstreams hands
+    tables to users: the DataFrame's ``toArrow()``/``toPandas()`` return this table.
+
+    >>> import polars as pl
+    >>> from dstreams.sql.convert import to_table
+    >>> to_table(pl.DataFrame({"w": ["a"]}), ["word"]).schema.field("word").type
+    DataType(large_string)
+    """
     table = _columnar(data, schema)
     if table is None:
         names = _names_only(schema)
         table = from_rows(list(data), names, schema)
-    return apply_schema(table, schema)
+    return codec.user_table(apply_schema(table, schema))
 
 
 def _columnar(data: Any, schema: Any) -> pa.Table | None:

@@ -22,7 +22,7 @@ String arguments are column names, as in Spark; conditions (``where``/``filter``
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import duckdb
 import polars as pl
@@ -63,8 +63,14 @@ _UNSUPPORTED = {
 }
 
 
-class DataFrame:
-    """A table-shaped query result, computed when an action needs it."""
+_RowT = TypeVar("_RowT")
+
+
+class DataFrame(Generic[_RowT]):
+    """A table-shaped query result, computed when an action needs it.
+
+    Subscriptable (``DataFrame[Row]``) so that annotated programs load; plain ``DataFrame`` is usual.
+    """
 
     def __init__(
         self, session: SparkSession, rel: duckdb.DuckDBPyRelation | None, arrow: pa.Table | None = None

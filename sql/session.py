@@ -189,7 +189,9 @@ class SparkSession:
 
         ``schema`` is a list of column names, a DDL string (``"word string, n bigint"``), a
         ``StructType`` or an Arrow schema. Rows may be ``Row``s, tuples or dicts (dict keys are
-        sorted into columns, as in Spark). Arrow and Polars data are used without a copy.
+        sorted into columns, as in Spark). Arrow and Polars data are used without a copy, except
+        ``string_view`` columns (Polars' strings), which become ``large_string`` so that the
+        DataFrame's ``toArrow()`` works with ``pyarrow.compute`` and pandas (see ``RDD.toArrow``).
 
         >>> spark.createDataFrame([Row(word="a", n=1)]).show()
         """

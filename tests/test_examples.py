@@ -10,6 +10,7 @@ output: the test runs the code and compares what it prints, so the README cannot
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import os
 import re
@@ -20,7 +21,6 @@ from pathlib import Path
 
 import pytest
 
-from dstreams import SparkContext
 from dstreams.outputs import DASHES
 from dstreams.receivers.generator import zipf_lines
 
@@ -104,61 +104,62 @@ def test_wordcount_expressions():
         assert summary == [f"Row(words=3000, distinct_words={len(counts)})"]
 
 
-# -- queue_stream.py --------------------------------------------------------------------------
+# -- queue_of_batches.py ----------------------------------------------------------------------
 
 
-def queue_stream_keys() -> list[int]:
-    """The key order PySpark prints for Spark's queue_stream example, on the example's parallelism.
-
-    Every input partition holds 100 consecutive ints, so keys first appear as 1..9, 0;
-    ``reduceByKey`` puts int key k in partition ``k % parallelism`` and keeps that order there.
-    """
-    sc = SparkContext(appName="PythonStreamingQueueStream")  # as the example builds it
-    n = sc.defaultParallelism
-    sc.stop()
-    first_seen = [*range(1, 10), 0]
-    return [k for p in range(n) for k in first_seen if k % n == p]
+def load_example(name: str):
+    """The example's module, imported without running its ``main``."""
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def test_queue_stream_keys_follow_pyspark_partitioning():
-    """With ``local[2]``, PySpark prints the even keys (partition 0), then the odd ones."""
-    sc = SparkContext("local[2]", "check")
-    try:
-        rdd = sc.parallelize(range(1, 1001), 10).map(lambda x: (x % 10, 1)).reduceByKey(lambda a, b: a + b, 2)
-        assert [k for k, _ in rdd.collect()] == [2, 4, 6, 8, 0, 1, 3, 5, 7, 9]
-    finally:
-        sc.stop()
+def hourly_means(hour: int) -> list[str]:
+    """What the example prints for one hour: ``(station, (mean, readings))``, sorted by station."""
+    readings: dict[str, list[float]] = {}
+    for line in load_example("queue_of_batches").hourly_readings(hour):
+        station, celsius = line.split()
+        readings.setdefault(station, []).append(float(celsius))
+    return [f"{(s, (round(sum(t) / len(t), 2), len(t)))}" for s, t in sorted(readings.items())]
 
 
-QUEUE_STREAM_MANUAL = """
-import runpy, time
-import dstreams.context
-from dstreams import ManualClock
-clock = ManualClock()
-dstreams.context.SystemClock = lambda: clock   # the example's context runs on this clock
-time.sleep = clock.advance                      # its time.sleep(6) runs 6 batches at once
-runpy.run_path("examples/queue_stream.py", run_name="__main__")
-"""
-
-
-def test_queue_stream_on_a_manual_clock():
-    """Spark's example, unchanged, with time driven by its ``time.sleep``: fast and exact."""
-    out = run(["-c", QUEUE_STREAM_MANUAL]).stdout
-    data = "".join(f"({k}, 100)\n" for k in queue_stream_keys())
+def test_queue_of_batches_on_a_manual_clock():
+    """One batch per queued RDD, each reduced per station; the same output on every run."""
+    out = run([str(EXAMPLES / "queue_of_batches.py"), "--manual-clock"]).stdout
     want = "".join(
-        f"{DASHES}\nTime: 1970-01-01 00:00:0{s}\n{DASHES}\n{data if s <= 5 else ''}\n" for s in range(1, 7)
+        f"{DASHES}\nTime: 1970-01-01 00:00:0{hour + 1}\n{DASHES}\n"
+        + "".join(f"{line}\n" for line in hourly_means(hour))
+        + "\n"
+        for hour in range(4)
     )
     assert out == want
+    assert hourly_means(0)[0] == "('airport', (11.83, 6))"
+
+
+@pytest.mark.parametrize("partitions", [1, 2, 3])
+def test_queue_of_batches_partition_count_does_not_change_the_output(partitions):
+    args = ["--manual-clock", "--hours", "2", "--partitions", str(partitions)]
+    blocks = pprint_blocks(run([str(EXAMPLES / "queue_of_batches.py"), *args]).stdout)
+    assert [lines for _, lines in blocks] == [hourly_means(0), hourly_means(1)]
+
+
+def test_queue_of_batches_rejects_an_empty_queue():
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / "queue_of_batches.py"), "--hours", "0"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2 and "--hours must be at least 1" in proc.stderr
 
 
 @pytest.mark.slow
-def test_queue_stream_real_clock():
-    out = run([str(EXAMPLES / "queue_stream.py")]).stdout
+def test_queue_of_batches_real_clock_stops_when_the_queue_is_used_up():
+    out = run([str(EXAMPLES / "queue_of_batches.py"), "--hours", "3"]).stdout
     blocks = pprint_blocks(out)
-    data = [f"({k}, 100)" for k in queue_stream_keys()]
-    assert 5 <= len(blocks) <= 7  # 6 s of 1-second batches, depending on where the first one falls
-    assert [lines for _, lines in blocks[:5]] == [data] * 5
-    assert all(lines == [] for _, lines in blocks[5:])
+    assert [lines for _, lines in blocks[:3]] == [hourly_means(hour) for hour in range(3)]
+    assert all(lines == [] for _, lines in blocks[3:])  # at most a batch that fell due while stopping
+    assert len(blocks) <= 4
 
 
 # -- README.md --------------------------------------------------------------------------------

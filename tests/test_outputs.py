@@ -11,6 +11,8 @@ import pytest
 from dstreams import ConfigurationError, ManualClock, SparkContext, StreamingContext
 from dstreams.outputs import batch_path, format_pprint, text_parts, to_ms, write_batch_dir
 
+pytestmark = pytest.mark.partitions  # every test on 1, 2 and 3 partitions (conftest)
+
 DASHES = "-" * 43
 
 
@@ -134,25 +136,33 @@ def _listing(root) -> dict[str, list[str]]:
     return {d: sorted(os.listdir(root / d)) for d in sorted(os.listdir(root))}
 
 
-def test_save_as_text_files_layout(ssc, clock, tmp_path):
+def test_save_as_text_files_layout(ssc, clock, tmp_path, partitions):
     sc = ssc.sparkContext
     s = ssc.queueStream([sc.parallelize([("a", 1), ("b", 2), ("c", 3)], 2), [], ["é", b"raw"]])
     s.saveAsTextFiles(str(tmp_path / "out"))
     s.saveAsTextFiles(str(tmp_path / "sfx"), "txt")
     ssc.start()
     clock.advance(3)
+    two = ["_SUCCESS", "part-00000", "part-00001"]
+    each = ["_SUCCESS"] + [f"part-{i:05d}" for i in range(partitions)]  # a plain list: one per core
     assert _listing(tmp_path) == {
-        "out-1000": ["_SUCCESS", "part-00000", "part-00001"],
-        "out-2000": ["_SUCCESS", "part-00000"],  # empty batches are written too
-        "out-3000": ["_SUCCESS", "part-00000"],
-        "sfx-1000.txt": ["_SUCCESS", "part-00000", "part-00001"],
-        "sfx-2000.txt": ["_SUCCESS", "part-00000"],
-        "sfx-3000.txt": ["_SUCCESS", "part-00000"],
+        "out-1000": two,
+        "out-2000": each,  # empty batches are written too
+        "out-3000": each,
+        "sfx-1000.txt": two,
+        "sfx-2000.txt": each,
+        "sfx-3000.txt": each,
     }
     assert (tmp_path / "out-1000" / "part-00000").read_text() == "('a', 1)\n"
     assert (tmp_path / "out-1000" / "part-00001").read_text() == "('b', 2)\n('c', 3)\n"
     assert (tmp_path / "out-2000" / "part-00000").read_bytes() == b""
-    assert (tmp_path / "out-3000" / "part-00000").read_bytes() == "é\nraw\n".encode()
+    last = [(tmp_path / "out-3000" / f"part-{i:05d}").read_bytes() for i in range(partitions)]
+    assert (
+        last
+        == {1: ["é\nraw\n".encode()], 2: ["é\n".encode(), b"raw\n"], 3: [b"", "é\n".encode(), b"raw\n"]}[
+            partitions
+        ]
+    )
     assert (tmp_path / "out-1000" / "_SUCCESS").read_bytes() == b""
 
 
@@ -167,7 +177,8 @@ def test_save_as_text_files_is_idempotent_per_batch_time(ssc, clock, tmp_path):
     assert output._run(1000) is True  # the same batch time again (as after a recovery)
     assert output._run(1000) is True
     assert _listing(tmp_path) == before  # one copy, no leftover temporary directory
-    assert (tmp_path / "out-1000" / "part-00000").read_text() == "1\n2\n"
+    parts = sorted(p for p in os.listdir(tmp_path / "out-1000") if p.startswith("part-"))
+    assert "".join((tmp_path / "out-1000" / p).read_text() for p in parts) == "1\n2\n"
 
 
 def test_write_batch_dir_is_atomic_and_keeps_the_first_copy(tmp_path):

@@ -13,10 +13,12 @@ from hypothesis import strategies as st
 from dstreams import SchemaError, SparkConf, SparkContext, ops
 from dstreams.batch import set_compilation
 
+pytestmark = pytest.mark.partitions  # every test on 1, 2 and 3 cores (conftest)
+
 
 @pytest.fixture
-def sc():
-    context = SparkContext("local[1]", "rdd-tests")
+def sc(partitions):
+    context = SparkContext(f"local[{partitions}]", "rdd-tests")
     yield context
     context.stop()
 
@@ -115,7 +117,7 @@ def test_mapPartitions_and_mapPartitionsWithIndex(sc, both_paths):
 
 
 def test_reduceByKey_and_groupByKey(sc, both_paths):
-    rdd = sc.parallelize([("b", 1), ("a", 2), ("b", 3)])
+    rdd = sc.parallelize([("b", 1), ("a", 2), ("b", 3)], 1)  # one slice: PySpark's order is defined
     assert rdd.reduceByKey(operator.add).collect() == [("b", 4), ("a", 2)]
     assert rdd.groupByKey().mapValues(list).collect() == [("b", [1, 3]), ("a", [2])]
     assert rdd.combineByKey(str, lambda c, v: c + str(v), operator.add).collect() == [("b", "13"), ("a", "2")]
@@ -139,11 +141,11 @@ def test_spark_default_parallelism_sets_the_reduce_partitions(both_paths):
 
 
 def test_distinct(sc, both_paths):
-    assert sc.parallelize(["b", "a", "b", "c", "a"]).distinct().collect() == ["b", "a", "c"]
+    assert sc.parallelize(["b", "a", "b", "c", "a"], 1).distinct().collect() == ["b", "a", "c"]
     assert sc.parallelize([3, 1, 3, 2, 1], 2).distinct().glom().collect() == [[2], [3, 1]]
-    assert sc.parallelize([("a", 1), ("a", 1), ("a", 2)]).distinct().collect() == [("a", 1), ("a", 2)]
-    assert sc.parallelize([None, 1, None]).distinct().collect() == [None, 1]
-    assert sc.parallelize([1, True, 1.0, "1"]).distinct().collect() == [1, "1"]
+    assert sc.parallelize([("a", 1), ("a", 1), ("a", 2)], 1).distinct().collect() == [("a", 1), ("a", 2)]
+    assert sc.parallelize([None, 1, None], 1).distinct().collect() == [None, 1]
+    assert sc.parallelize([1, True, 1.0, "1"], 1).distinct().collect() == [1, "1"]
 
 
 def test_sortByKey_and_sortBy(sc, both_paths):
@@ -176,7 +178,7 @@ def test_partitionBy_and_repartition(sc, both_paths):
 
 def test_union(sc, both_paths):
     a = sc.parallelize([1, 2, 3], 2)
-    b = sc.parallelize(["x"])
+    b = sc.parallelize(["x"], 1)
     assert a.union(b).collect() == [1, 2, 3, "x"]
     assert a.union(b).glom().collect() == [[1], [2, 3], ["x"]]
     assert a.union(sc.emptyRDD()).getNumPartitions() == 2
@@ -185,7 +187,7 @@ def test_union(sc, both_paths):
 
 def test_cartesian(sc, both_paths):
     a = sc.parallelize([1, 2], 2)
-    b = sc.parallelize(["x", "y"])
+    b = sc.parallelize(["x", "y"], 1)
     assert a.cartesian(b).collect() == [(1, "x"), (1, "y"), (2, "x"), (2, "y")]
     assert a.cartesian(b).getNumPartitions() == 2
     assert a.cartesian(sc.emptyRDD()).getNumPartitions() == 0
@@ -211,8 +213,8 @@ def test_joins(sc, both_paths):
 
 
 def test_join_default_partitions_are_both_inputs_together(sc, both_paths):
-    a = sc.parallelize([(1, "x"), (2, "y")])
-    b = sc.parallelize([(2, "Y"), (1, "X")])
+    a = sc.parallelize([(1, "x"), (2, "y")], 1)
+    b = sc.parallelize([(2, "Y"), (1, "X")], 1)
     joined = a.join(b)
     assert joined.getNumPartitions() == 2
     assert joined.glom().collect() == [[(2, ("y", "Y"))], [(1, ("x", "X"))]]
@@ -257,7 +259,8 @@ def test_compiled_joins_run_in_polars(sc, monkeypatch):
         ]
         assert a.cogroup(b, 1).collect() == [("a", ([1, 3], ["x"])), ("b", ([2], [])), ("c", ([], ["y"]))]
         table = a.join(b, 1).toArrow()
-        assert table.schema.field("value").type == pa.struct([("_0", pa.int64()), ("_1", pa.string_view())])
+        # joined in Polars (string_view inside), handed out as large_string (see RDD.toArrow)
+        assert table.schema.field("value").type == pa.struct([("_0", pa.int64()), ("_1", pa.large_string())])
     finally:
         set_compilation(old)
 

@@ -129,7 +129,8 @@ def test_failed_output_is_reported_and_later_batches_run(ssc, clock):
     s.map(lambda x: 10 // x).foreachRDD(lambda rdd: seen.append(rdd.collect()))
     s.foreachRDD(lambda rdd: seen.append(("second output", rdd.collect())))
     ssc.start()
-    clock.advance(3)
+    with pytest.raises(BatchError):  # clock.advance raises the first batch error
+        clock.advance(3)
     # batch 2 failed in the first output; its second output still ran, and so did batch 3
     assert seen == [[10], ("second output", [1]), ("second output", [0]), [5], ("second output", [2])]
     failed = ssc.batch_infos[1]
@@ -157,7 +158,8 @@ def test_a_batch_that_cannot_be_generated_is_skipped_and_reported(ssc, clock):
     seen = []
     _FailingSource(ssc).foreachRDD(lambda rdd: seen.append(rdd.collect()))
     ssc.start()
-    clock.advance(3)  # does not hang on the missing batch
+    with pytest.raises(BatchError):  # clock.advance raises the first batch error
+        clock.advance(3)  # does not hang on the missing batch
     assert seen == [[1000], [3000]]
     assert [i.batch_time for i in ssc.batch_infos] == [1000, 3000]
     with pytest.raises(BatchError, match=r"generating batch .*source unavailable"):

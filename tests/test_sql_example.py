@@ -1,106 +1,130 @@
-"""The SQL examples: the Spark guide's sql_network_wordcount prints what Spark prints; the ETL writes once."""
+"""The SQL examples: sql_per_batch shows a SQL table per batch of a socket stream; the ETL writes once."""
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib.util
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+from collections import Counter
 from pathlib import Path
 
 import duckdb
-import pytest
 
 from dstreams import ManualClock, SparkContext, StreamingContext
-from dstreams.rdd import RDD
 from dstreams.sql import SparkSession
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sql_network_wordcount.py"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+SQL_PER_BATCH = EXAMPLES / "sql_per_batch.py"
+BATCH_LINE = re.compile(r"^batch \d\d:\d\d:\d\d: (?:(\d+) words|\(no words\))$")
+TABLE_ROW = re.compile(r"^\|\s*(\S+)\|\s*(\d+)\|\s*(\d+)\|$")
 
 
-@pytest.fixture
-def example():
-    spec = importlib.util.spec_from_file_location("sql_network_wordcount", EXAMPLE)
+def load(name: str):
+    """The example's module, imported without running its ``main``."""
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    yield module
-    SparkSession.builder.getOrCreate().stop()
+    return module
 
 
-@pytest.fixture
-def rdd_context(monkeypatch):
-    """``rdd.context`` (PySpark's SparkContext accessor) until dstreams.rdd.RDD has it."""
-    if not hasattr(RDD, "context"):
-        monkeypatch.setattr(RDD, "context", property(lambda self: self.ctx), raising=False)
-
-
-def header(seconds: int) -> str:
-    return f"========= {dt.datetime.fromtimestamp(seconds)} =========\n"
-
-
-def sort_tables(text: str) -> str:
-    """Data rows of each table sorted: Spark's GROUP BY order is not defined, nor is DuckDB's."""
-    lines, out, i = text.split("\n"), [], 0
-    while i < len(lines):
-        if lines[i].startswith("+") and i + 2 < len(lines) and lines[i + 2].startswith("+"):
-            end = next(j for j in range(i + 3, len(lines)) if lines[j].startswith("+"))
-            out += (
-                lines[i : i + 3]
-                + sorted(lines[i + 3 : end], key=lambda row: row.replace(" ", ""))
-                + [lines[end]]
-            )
-            i = end + 1
-        else:
-            out.append(lines[i])
-            i += 1
-    return "\n".join(out)
-
-
-@pytest.mark.filterwarnings("ignore::dstreams.FallbackWarning")  # Row(word=w) runs row-wise, as expected
-def test_prints_the_tables_spark_prints(example, rdd_context, ssc, clock, capsys):
-    lines = ssc.queueStream([["hello world", "hello dstreams"], [], ["to be or not to be"]])
-    example.count_words(lines)
-    ssc.start()
-    for _ in range(3):
-        clock.advance(1)
-    ssc.stop(stopSparkContext=False)
-    out = capsys.readouterr().out
-    assert (
-        sort_tables(out)
-        == (
-            header(1) + "+--------+-----+\n"
-            "|    word|total|\n"
-            "+--------+-----+\n"
-            "|dstreams|    1|\n"
-            "|   hello|    2|\n"
-            "|   world|    1|\n"
-            "+--------+-----+\n"
-            "\n"
-            # an empty batch: createDataFrame cannot infer a schema and the example's except swallows it
-             + header(2) + header(3) + "+----+-----+\n"
-            "|word|total|\n"
-            "+----+-----+\n"
-            "|  be|    2|\n"
-            "| not|    1|\n"
-            "|  or|    1|\n"
-            "|  to|    2|\n"
-            "+----+-----+\n"
-            "\n"
-        )
+def run_example(*args: str) -> str:
+    """Run sql_per_batch.py in a subprocess; fail with its output unless it exits 0 without a traceback."""
+    env = {**os.environ, "TZ": "UTC", "PYTHONWARNINGS": "default"}
+    proc = subprocess.run(
+        [sys.executable, str(SQL_PER_BATCH), *args], env=env, capture_output=True, text=True, timeout=60
     )
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, (
+        f"exit {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
+    )
+    return proc.stdout
 
 
-@pytest.mark.xfail(not hasattr(RDD, "context"), reason="dstreams.rdd.RDD has no .context yet", strict=True)
-def test_rdd_has_context_as_in_pyspark():
-    assert hasattr(RDD, "context")
+def shown_tables(out: str) -> list[list[tuple[str, int, int]]]:
+    """The rows ``(word, times, letters)`` of each batch's table, one list per batch (empty: no words).
+
+    Also checks the layout: a ``batch HH:MM:SS: N words`` line whose N is the sum of the ``times``
+    column (unless ``show`` cut the table short), then the table, ranked by ``times`` descending,
+    then by word.
+    """
+    batches: list[list[tuple[str, int, int]]] = []
+    announced: list[int | None] = []
+    for line in out.splitlines():
+        if line.startswith("batch "):
+            m = BATCH_LINE.match(line)
+            assert m, f"unexpected batch line {line!r}"
+            batches.append([])
+            announced.append(int(m.group(1) or 0))
+        elif line.startswith("only showing top"):
+            announced[-1] = None
+        elif (row := TABLE_ROW.match(line)) and row.group(1) != "word":
+            batches[-1].append((row.group(1), int(row.group(2)), int(row.group(3))))
+    for rows, words in zip(batches, announced, strict=True):
+        if words is not None:
+            assert sum(times for _, times, _ in rows) == words
+        assert rows == sorted(rows, key=lambda r: (-r[1], r[0]))
+        assert all(letters == len(word) for word, _, letters in rows)
+    return batches
+
+
+class LineServer:
+    """A TCP server on a free local port that sends ``lines`` to its first client, then keeps the
+    connection open until ``close()``, as ``nc -lk`` would."""
+
+    def __init__(self, lines: list[str]):
+        self.lines = lines
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        with self.server:
+            self.server.settimeout(30)
+            client, _ = self.server.accept()
+        with client:
+            client.sendall("".join(f"{line}\n" for line in self.lines).encode())
+            self.done.wait(60)
+
+    def close(self) -> None:
+        self.done.set()
+        self.thread.join(5)
+
+
+def test_sql_per_batch_counts_the_words_a_server_sends():
+    lines = ["Apple pie and apple juice", "plum jam", "", "juice of one plum and one apple"]
+    server = LineServer(lines)
+    try:
+        out = run_example("127.0.0.1", str(server.port), "--batches", "3", "--interval", "0.5")
+    finally:
+        server.close()
+    batches = shown_tables(out)
+    assert len(batches) >= 3
+    totals: Counter = Counter()
+    for rows in batches:
+        totals.update({word: times for word, times, _ in rows})
+    assert totals == Counter(word.lower() for line in lines for word in line.split(" ") if word)
+
+
+def test_sql_per_batch_demo_needs_no_server_of_ours():
+    batches = shown_tables(run_example("--demo", "--batches", "2", "--interval", "0.5", "--rows", "3"))
+    assert len(batches) >= 2 and any(batches)
+    demo_words = {w for line in load("sql_per_batch").DEMO_TEXT for w in line.split(" ")}
+    assert all(len(rows) <= 3 and {w for w, _, _ in rows} <= demo_words for rows in batches)
+
+
+def test_sql_per_batch_needs_a_server_or_demo():
+    proc = subprocess.run([sys.executable, str(SQL_PER_BATCH)], capture_output=True, text=True)
+    assert proc.returncode == 2 and "give either HOST PORT or --demo" in proc.stderr
 
 
 # -- the enrichment ETL example --------------------------------------------------------------------
-ETL = Path(__file__).resolve().parent.parent / "examples" / "enrichment_etl.py"
-
-
 def run_etl(workdir, batches: int) -> None:
-    spec = importlib.util.spec_from_file_location("enrichment_etl", ETL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load("enrichment_etl")
     clock = ManualClock()
     ssc = StreamingContext(SparkContext("local[1]", "etl"), 1, clock=clock)
     module.build(ssc, str(workdir), rate=50)
