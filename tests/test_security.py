@@ -114,7 +114,7 @@ def test_bad_record_files_are_private(ssc, clock, tmp_path):
 def test_a_world_writable_checkpoint_is_not_loaded(tmp_path):
     run(tmp_path / "cp", 2)
     os.chmod(tmp_path / "cp", 0o777)
-    with pytest.raises(UntrustedPathError, match="writable by group and others.*chmod go-w"):
+    with pytest.raises(UntrustedPathError, match=r"writable by group and others.*chmod go-w"):
         StreamingContext.getOrCreate(str(tmp_path / "cp"), setup)
 
 
