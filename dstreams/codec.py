@@ -94,9 +94,18 @@ def to_array(values: Sequence[Any]) -> tuple[pa.Array, bytes | None]:
             exact = _same(array.to_pylist(), values)
         except (pa.ArrowException, TypeError, ValueError, OverflowError):
             return _pickle_array(values), _PICKLED
-        if exact:
+        if exact and not _nul_in_field_names(array.type):
             return array, None
     return _pickle_array(values), _PICKLED
+
+
+def _nul_in_field_names(arrow_type: pa.DataType) -> bool:
+    """Polars drops a NUL from struct field names (dict keys such as ``"\\x00"``): keep those pickled."""
+    if pa.types.is_struct(arrow_type):
+        return any("\x00" in f.name or _nul_in_field_names(f.type) for f in arrow_type)
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        return _nul_in_field_names(arrow_type.value_type)
+    return False
 
 
 def _tuple_array(values: Sequence[Any]) -> pa.StructArray | None:
