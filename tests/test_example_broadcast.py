@@ -7,23 +7,17 @@ words and the dropped count are checked against a plain computation over the lin
 from __future__ import annotations
 
 import importlib.util
-import os
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
+
+from test_examples import run as run_example
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "broadcast_accumulators.py"
 
 
 def run(checkpoint: Path, batches: int) -> list[str]:
     """The lines the example prints for one run of ``batches`` batches; fails unless it exits 0 cleanly."""
-    env = {**os.environ, "TZ": "UTC", "PYTHONWARNINGS": "default"}
-    args = [sys.executable, str(EXAMPLE), "--checkpoint", str(checkpoint), "--batches", str(batches)]
-    proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0 and "Traceback" not in proc.stderr, (
-        f"exit {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
-    )
+    proc = run_example([str(EXAMPLE), "--checkpoint", str(checkpoint), "--batches", str(batches)])
     assert "Warning" not in proc.stderr, proc.stderr  # a ported program prints no fallback noise
     return proc.stdout.splitlines()
 
